@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""Install, start, check and stop the local infrastructure without Docker.
+
+    infra.py up     [--profile dev|test]   install what is missing, start, wait until healthy
+    infra.py down   [--profile dev|test]   stop exactly the processes this profile started
+    infra.py status [--profile dev|test]   one line per server
+    infra.py env    [--profile dev|test]   the endpoints as shell exports
+
+Servers: Apache Kafka (KRaft, jars from Maven Central), FerretDB 1.24 (SQLite backend, built
+through the Go module proxy), Redis (Debian package) and stripe-mock (Go module proxy).
+Downloads and builds are cached in $DS_CACHE_DIR (default ~/.cache/dictation-studio), so a
+second `up` only starts processes. State, logs and pid files live in .run/<profile>/.
+Every port can be overridden with DS_<NAME>_PORT (e.g. DS_KAFKA_PORT=19092).
+
+Standard library only: it runs before the project's virtual environment exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CACHE = Path(os.environ.get("DS_CACHE_DIR", Path.home() / ".cache" / "dictation-studio"))
+
+KAFKA_VERSION = "3.9.1"
+FERRETDB_VERSION = "v1.24.2"
+STRIPE_MOCK_VERSION = "v0.197.0"
+
+# Two port sets, so the test stack runs beside a `make dev` stack.
+PROFILE_PORTS = {
+    "dev": {"kafka": 9092, "kafka_controller": 9093, "mongo": 27017, "redis": 6379, "stripe": 12111},
+    "test": {"kafka": 29092, "kafka_controller": 29093, "mongo": 27027, "redis": 6389, "stripe": 12121},
+}
+
+
+def log(msg: str) -> None:
+    print(f"[infra] {msg}", flush=True)
+
+
+def run(cmd: list[str], **kw: object) -> None:
+    log("$ " + " ".join(cmd))
+    subprocess.run(cmd, check=True, **kw)  # type: ignore[call-overload]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    state: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def log_file(self) -> Path:
+        return self.state / "logs" / f"{self.name}.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state / "pids" / f"{self.name}.pid"
+
+    # -- to be provided by each server --------------------------------------------------
+    def install(self) -> None: ...
+    def command(self) -> list[str]: raise NotImplementedError
+    def healthy(self) -> bool: raise NotImplementedError
+    def prepare(self) -> None: ...
+    startup_timeout = 60.0
+
+    # -- shared mechanics ---------------------------------------------------------------
+    def pid(self) -> int | None:
+        """The pid we started, if that process is still alive and is still ours."""
+        try:
+            pid = int(self.pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            return None
+        return pid if self.command()[0] in cmdline else None
+
+    def start(self) -> None:
+        if self.pid() is not None and self.healthy():
+            log(f"{self.name}: already running on 127.0.0.1:{self.port}")
+            return
+        if port_open(self.port):
+            sys.exit(f"[infra] {self.name}: port {self.port} is taken by another process; "
+                     f"set DS_{self.name.upper()}_PORT to a free port")
+        self.install()
+        self.prepare()
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as out:
+            proc = subprocess.Popen(
+                self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.state, env={**os.environ, **self.env}, start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                sys.exit(f"[infra] {self.name} exited with {proc.returncode}; see {self.log_file}")
+            if self.healthy():
+                log(f"{self.name}: healthy on 127.0.0.1:{self.port} (log {self.log_file})")
+                return
+            time.sleep(0.3)
+        sys.exit(f"[infra] {self.name} not healthy after {self.startup_timeout:.0f}s; "
+                 f"see {self.log_file}")
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(100):
+            if self.pid() is None:
+                break
+            time.sleep(0.1)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        log(f"{self.name}: stopped (pid {pid})")
+
+    def status(self) -> str:
+        pid = self.pid()
+        health = "healthy" if pid and self.healthy() else "down"
+        return f"{self.name:<12} {health:<8} 127.0.0.1:{self.port:<6} pid={pid or '-'}  log={self.log_file}"
+
+
+def cluster_id() -> str:
+    """A Kafka cluster id: a random UUID in unpadded URL-safe base64."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def go_build(binary: Path, build: list[str], cwd: Path | None = None) -> None:
+    if binary.exists():
+        return
+    if not shutil.which("go"):
+        sys.exit("[infra] Go >= 1.24 is required to build FerretDB and stripe-mock")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    log(f"building {binary.name} (first run only; cached afterwards)")
+    run(build, cwd=cwd, env={**os.environ, "CGO_ENABLED": "0"})
+
+
+class Kafka(Server):
+    startup_timeout = 90.0
+
+    def __init__(self, port: int, controller_port: int, state: Path) -> None:
+        super().__init__("kafka", port, state)
+        self.controller_port = controller_port
+        self.libs = CACHE / f"kafka-{KAFKA_VERSION}" / "libs"
+        self.env = {"KAFKA_HEAP_OPTS": "-Xmx512m"}
+
+    def install(self) -> None:
+        stamp = self.libs / ".complete"
+        if stamp.exists():
+            return
+        if not shutil.which("mvn") or not shutil.which("java"):
+            sys.exit("[infra] Java 17 and Maven are required to fetch Kafka from Maven Central")
+        log(f"fetching Kafka {KAFKA_VERSION} jars from Maven Central (first run only)")
+        run(["mvn", "-q", "-B", "-f", str(HERE / "kafka" / "pom.xml"),
+             f"-Dkafka.version={KAFKA_VERSION}", "dependency:copy-dependencies",
+             "-DincludeScope=runtime", f"-DoutputDirectory={self.libs}"])
+        stamp.touch()
+
+    def prepare(self) -> None:
+        data = self.state / "kafka-data"
+        props = self.state / "kafka.properties"
+        props.write_text("\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={data}",
+            "num.partitions=3",
+            "auto.create.topics.enable=true",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=3",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "log.retention.hours=168",
+            "",
+        ]))
+        if not (data / "meta.properties").exists():
+            data.mkdir(parents=True, exist_ok=True)
+            run(self.java("kafka.tools.StorageTool") + [
+                "format", "-t", cluster_id(), "-c", str(props), "-g"],
+                stdout=subprocess.DEVNULL)
+
+    def java(self, main: str) -> list[str]:
+        return ["java", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                f"-Dlog4j.configuration=file:{HERE / 'kafka' / 'log4j.properties'}",
+                "-cp", f"{self.libs}/*", main]
+
+    def command(self) -> list[str]:
+        return self.java("kafka.Kafka") + [str(self.state / "kafka.properties")]
+
+    def healthy(self) -> bool:
+        if not port_open(self.port):
+            return False
+        try:
+            return b"Kafka Server started" in self.log_file.read_bytes()[-200_000:]
+        except OSError:
+            return False
+
+
+class FerretDB(Server):
+    def __init__(self, port: int, state: Path) -> None:
+        super().__init__("mongo", port, state)
+        self.binary = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+
+    def install(self) -> None:
+        go_build(self.binary, ["go", "build", "-trimpath", "-o", str(self.binary), "."],
+                 cwd=HERE / "ferretdb")
+
+    def prepare(self) -> None:
+        (self.state / "ferretdb-data").mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        return [str(self.binary), f"-listen-addr=127.0.0.1:{self.port}",
+                f"-sqlite-dir={self.state / 'ferretdb-data'}"]
+
+    def healthy(self) -> bool:
+        return port_open(self.port)
+
+
+class Redis(Server):
+    def __init__(self, port: int, state: Path) -> None:
+        super().__init__("redis", port, state)
+
+    def install(self) -> None:
+        if shutil.which("redis-server"):
+            return
+        log("installing redis-server from Debian's packages")
+        run(["apt-get", "update", "-qq"])
+        run(["apt-get", "install", "-y", "-qq", "redis-server"],
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+    def command(self) -> list[str]:
+        # Redis holds only ephemeral data here (rate limits, caches, revocations): no persistence.
+        return [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
+                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", str(self.state), "--maxmemory-policy", "volatile-lru"]
+
+    def healthy(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+class StripeMock(Server):
+    def __init__(self, port: int, state: Path) -> None:
+        super().__init__("stripe", port, state)
+        self.binary = CACHE / "bin" / f"stripe-mock-{STRIPE_MOCK_VERSION}"
+
+    def install(self) -> None:
+        gobin = CACHE / "gobin-stripe-mock"
+        go_build(self.binary, ["sh", "-c",
+                               f"GOBIN={gobin} go install github.com/stripe/stripe-mock@"
+                               f"{STRIPE_MOCK_VERSION} && mv {gobin}/stripe-mock {self.binary}"])
+
+    def command(self) -> list[str]:
+        return [str(self.binary), "-http-addr", f"127.0.0.1:{self.port}"]
+
+    def healthy(self) -> bool:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/customers?limit=1",
+                                     headers={"Authorization": "Bearer sk_test_123"})
+        try:
+            with urllib.request.urlopen(req, timeout=1) as resp:  # noqa: S310 (loopback)
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+
+def servers(profile: str) -> list[Server]:
+    ports = {k: int(os.environ.get(f"DS_{k.upper()}_PORT", v)) for k, v in PROFILE_PORTS[profile].items()}
+    state = Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile))
+    state.mkdir(parents=True, exist_ok=True)
+    return [
+        Redis(ports["redis"], state),
+        FerretDB(ports["mongo"], state),
+        StripeMock(ports["stripe"], state),
+        Kafka(ports["kafka"], ports["kafka_controller"], state),
+    ]
+
+
+def endpoints(profile: str) -> dict[str, str]:
+    by_name = {s.name: s for s in servers(profile)}
+    return {
+        "DS_MONGO_URL": f"mongodb://127.0.0.1:{by_name['mongo'].port}/",
+        "DS_REDIS_URL": f"redis://127.0.0.1:{by_name['redis'].port}/0",
+        "DS_KAFKA_BOOTSTRAP": f"127.0.0.1:{by_name['kafka'].port}",
+        "DS_STRIPE_API_BASE": f"http://127.0.0.1:{by_name['stripe'].port}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["up", "down", "status", "env"])
+    parser.add_argument("--profile", choices=sorted(PROFILE_PORTS), default=os.environ.get("DS_PROFILE", "dev"))
+    args = parser.parse_args()
+    started = time.monotonic()
+    if args.action == "up":
+        for server in servers(args.profile):
+            server.start()
+        state = servers(args.profile)[0].state
+        (state / "endpoints.json").write_text(json.dumps(endpoints(args.profile), indent=2))
+        log(f"{args.profile} infrastructure ready in {time.monotonic() - started:.1f}s")
+    elif args.action == "down":
+        for server in reversed(servers(args.profile)):
+            server.stop()
+    elif args.action == "status":
+        for server in servers(args.profile):
+            print(server.status())
+    else:
+        for key, value in endpoints(args.profile).items():
+            print(f"export {key}={value}")
+
+
+if __name__ == "__main__":
+    main()

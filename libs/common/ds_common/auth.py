@@ -1,0 +1,157 @@
+"""Access-token verification for every service: JWTs signed by auth, keys from its JWKS.
+
+The JWKS is fetched asynchronously and cached; a token signed with an unknown `kid` triggers a
+refetch (key rotation), at most once per cooldown. Only asymmetric algorithms are accepted, the
+algorithm comes from our allow-list and never from the token. A revoked session (logout) is
+rejected through the `SessionRevocations` hook, fed by `session.revoked` events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+
+from ds_common.errors import Forbidden, Unauthorized
+from ds_common.redis import KeySpace
+
+Role = Literal["User", "Admin"]
+ACCESS_ALGORITHMS = ("EdDSA", "RS256")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: str
+    role: Role
+    session_id: str
+    email: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "Admin"
+
+
+class JwksCache:
+    def __init__(self, url: str, *, lifespan_s: float = 300, cooldown_s: float = 5,
+                 http: httpx.AsyncClient | None = None) -> None:
+        self.url = url
+        self.lifespan_s = lifespan_s
+        self.cooldown_s = cooldown_s
+        self._http = http or httpx.AsyncClient(timeout=3)
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def key_for(self, kid: str) -> jwt.PyJWK:
+        expired = time.monotonic() - self._fetched_at > self.lifespan_s
+        if kid not in self._keys or expired:
+            await self._refresh(force=expired)
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise Unauthorized("Invalid token: unknown signing key") from None
+
+    async def _refresh(self, *, force: bool) -> None:
+        async with self._lock:
+            if not force and time.monotonic() - self._fetched_at < self.cooldown_s:
+                return
+            try:
+                response = await self._http.get(self.url)
+                response.raise_for_status()
+                keyset = jwt.PyJWKSet.from_dict(response.json())
+            except (httpx.HTTPError, jwt.PyJWKSetError, ValueError) as exc:
+                if self._keys:  # keep serving with the keys we have
+                    return
+                raise Unauthorized("Token keys unavailable") from exc
+            self._keys = {k.key_id: k for k in keyset.keys if k.key_id}
+            self._fetched_at = time.monotonic()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+class SessionRevocations:
+    """Revoked session ids in Redis, each kept until the last access token of it has expired."""
+
+    def __init__(self, redis: Redis, keys: KeySpace) -> None:
+        self.redis = redis
+        self.keys = keys
+
+    async def revoke(self, session_id: str, until: datetime) -> None:
+        ttl = max(int(until.timestamp() - time.time()) + 60, 60)
+        await self.redis.set(self.keys("revoked-session", session_id), "1", ex=ttl)
+
+    async def is_revoked(self, session_id: str) -> bool:
+        return bool(await self.redis.exists(self.keys("revoked-session", session_id)))
+
+
+class TokenVerifier:
+    def __init__(self, jwks: JwksCache, *, issuer: str, audience: str,
+                 revocations: SessionRevocations | None = None) -> None:
+        self.jwks = jwks
+        self.issuer = issuer
+        self.audience = audience
+        self.revocations = revocations
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise Unauthorized("Invalid token") from None
+        if header.get("alg") not in ACCESS_ALGORITHMS or not isinstance(header.get("kid"), str):
+            raise Unauthorized("Invalid token")
+        key = await self.jwks.key_for(header["kid"])
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, key.key, algorithms=list(ACCESS_ALGORITHMS), audience=self.audience,
+                issuer=self.issuer, leeway=10,
+                options={"require": ["exp", "iat", "sub", "sid", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("Token has expired") from None
+        except jwt.InvalidTokenError:
+            raise Unauthorized("Invalid token") from None
+        if claims.get("typ") != "access" or claims.get("role") not in ("User", "Admin"):
+            raise Unauthorized("Invalid token")
+        principal = Principal(user_id=str(claims["sub"]), role=claims["role"],
+                              session_id=str(claims["sid"]), email=claims.get("email"))
+        if self.revocations and await self.revocations.is_revoked(principal.session_id):
+            raise Unauthorized("Session has been revoked")
+        return principal
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Missing Authorization Header")
+    return token.strip()
+
+
+async def current_principal(request: Request) -> Principal:
+    verifier: TokenVerifier = request.app.state.verifier
+    return await verifier.verify(bearer_token(request))
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    if "authorization" not in request.headers:
+        return None
+    return await current_principal(request)
+
+
+async def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("Admin access required")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
+AdminUser = Annotated[Principal, Depends(require_admin)]

@@ -1,0 +1,180 @@
+"""The consumer runner and the idempotency guards its handlers use.
+
+- Offsets are committed manually, only after the effect of every earlier record of that partition
+  is stored. A crash replays from the last commit, so every effect must be idempotent: guard it
+  with `apply_once_by_sequence` (full-state events) or `apply_once_by_event_id` (deltas).
+- Records of one partition are handled one after another (order kept); partitions in parallel.
+- A failing record is retried with exponential backoff, `max_attempts` times in all, then parked
+  in the dead-letter topic `<group>.<topic>.dlt` with the error in its headers, and the partition
+  moves on. `ds-events replay-dlt` sends parked records back once the cause is fixed.
+- Handlers must be quick: slow work (a YouTube fetch) is queued by the handler and done elsewhere,
+  so the poll loop never stalls past `max.poll.interval.ms`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from prometheus_client import Counter
+from pydantic import ValidationError
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from ds_common.events.envelope import Envelope
+from ds_common.events.kafka import KafkaPublisher
+from ds_common.mongo import Document
+
+logger = logging.getLogger("ds.events.consumer")
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+HANDLED = Counter("consumer_events_handled_total", "Events handled", ["group", "type"])
+RETRIES = Counter("consumer_event_retries_total", "Handler retries", ["group", "type"])
+DEAD_LETTERED = Counter("consumer_events_dead_lettered_total", "Events parked in a DLT", ["group", "topic"])
+
+
+def dlt_topic(group: str, topic: str) -> str:
+    return f"{group}.{topic}.dlt"
+
+
+class PoisonMessage(Exception):
+    """A record that can never succeed (unparsable); it goes to the DLT without retries."""
+
+
+class ConsumerRunner:
+    def __init__(self, *, bootstrap: str, group: str, handlers: Mapping[str, Handler],
+                 max_attempts: int = 5, backoff_base: float = 0.2, backoff_max: float = 5.0,
+                 max_batch: int = 200, auto_offset_reset: str = "earliest",
+                 client_id: str | None = None) -> None:
+        self.bootstrap = bootstrap
+        self.group = group
+        self.handlers = dict(handlers)
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_batch = max_batch
+        self.auto_offset_reset = auto_offset_reset
+        self.client_id = client_id or group
+        self.dead_letters = KafkaPublisher(bootstrap, client_id=f"{self.client_id}-dlt")
+        self.started = asyncio.Event()
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self.handlers)  # one topic per event type
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            *self.topics, bootstrap_servers=self.bootstrap, group_id=self.group,
+            client_id=self.client_id, enable_auto_commit=False,
+            auto_offset_reset=self.auto_offset_reset, max_poll_interval_ms=300_000,
+            session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+            metadata_max_age_ms=5_000,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = self._consumer()
+        await consumer.start()
+        self.started.set()
+        logger.info("consumer started", extra={"group": self.group, "topics": self.topics})
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+                if batches:
+                    await asyncio.gather(*(self._handle_partition(consumer, tp, records)
+                                           for tp, records in batches.items()))
+        finally:
+            await consumer.stop()
+            await self.dead_letters.close()
+
+    async def _handle_partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition,
+                                records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        for record in records:
+            await self._handle_record(record)
+        # One commit per partition batch: a crash replays at most this batch, idempotently.
+        await consumer.commit({tp: records[-1].offset + 1})
+
+    async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                envelope = _parse(record)
+                handler = self.handlers.get(envelope.type)
+                if handler is not None:
+                    await handler(envelope)
+                    HANDLED.labels(self.group, envelope.type).inc()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, PoisonMessage) or attempt >= self.max_attempts:
+                    await self._dead_letter(record, exc, attempt)
+                    return
+                RETRIES.labels(self.group, record.topic).inc()
+                delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
+                logger.warning("handler failed (attempt %d/%d), retrying in %.1fs",
+                               attempt, self.max_attempts, delay, exc_info=True,
+                               extra={"topic": record.topic, "offset": record.offset})
+                await asyncio.sleep(delay)
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception,
+                           attempts: int) -> None:
+        topic = dlt_topic(self.group, record.topic)
+        headers = [*(record.headers or ()),
+                   ("dlt.error", f"{type(exc).__name__}: {exc}"[:500].encode()),
+                   ("dlt.attempts", str(attempts).encode()),
+                   ("dlt.source", f"{record.topic}/{record.partition}/{record.offset}".encode())]
+        producer = await self.dead_letters._ensure()
+        await (await producer.send(topic, record.value, key=record.key, headers=headers))
+        DEAD_LETTERED.labels(self.group, record.topic).inc()
+        logger.error("event parked in %s after %d attempts: %s", topic, attempts, exc,
+                     extra={"offset": record.offset})
+
+
+def _parse(record: ConsumerRecord[bytes, bytes]) -> Envelope:
+    try:
+        return Envelope.from_bytes(record.value or b"")
+    except ValidationError as exc:
+        raise PoisonMessage(f"not an event envelope: {exc.error_count()} errors") from exc
+
+
+# --- idempotency guards -------------------------------------------------------------------------
+def _merge(update: Mapping[str, Any], extra_set: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {op: dict(fields) for op, fields in update.items()}
+    merged.setdefault("$set", {}).update(extra_set)
+    return merged
+
+
+async def apply_once_by_sequence(collection: AsyncCollection[Document], doc_id: Any,
+                                 sequence: int, update: Mapping[str, Any]) -> bool:
+    """Apply `update` unless the document already reflects this sequence or a later one.
+
+    For full-state events: the newest state wins, an older or repeated event is a no-op.
+    Returns whether the update was applied.
+    """
+    try:
+        await collection.update_one({"_id": doc_id, "_seq": {"$lt": sequence}},
+                                    _merge(update, {"_seq": sequence}), upsert=True)
+        return True
+    except DuplicateKeyError:  # the document exists with _seq >= sequence
+        return False
+
+
+async def apply_once_by_event_id(collection: AsyncCollection[Document], doc_id: Any,
+                                 event_id: str, update: Mapping[str, Any]) -> bool:
+    """Apply a delta `update` (e.g. `$inc`) at most once per event id, in the same write.
+
+    The ids applied are kept in the document itself (`_applied`), so keep such documents scoped
+    (per user and day, say) to bound that list.
+    """
+    merged = {op: dict(fields) for op, fields in update.items()}
+    merged.setdefault("$addToSet", {})["_applied"] = event_id
+    try:
+        await collection.update_one({"_id": doc_id, "_applied": {"$ne": event_id}}, merged, upsert=True)
+        return True
+    except DuplicateKeyError:  # the document exists and already holds this event id
+        return False

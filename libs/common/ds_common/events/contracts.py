@@ -1,0 +1,190 @@
+"""Every event contract of the platform. Topics are named after the event type.
+
+Changes within a version are additive only; a breaking change is a new version registered beside
+the old one. Full-state events (`user.updated`, `plan.changed`) carry the whole state so that a
+consumer needs only the newest one (by `sequence`) to be right.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ds_common.events.envelope import EventData
+from ds_common.events.registry import contract
+
+PlanName = Literal["Free", "Basic", "Pro", "Premium"]
+
+
+# --- auth ---------------------------------------------------------------------------------------
+@contract("user.registered", producer="auth")
+class UserRegistered(EventData):
+    """A person signed in for the first time and got a user id."""
+
+    user_id: str
+    email: str
+    username: str
+    avatar: str = ""
+    role: Literal["User", "Admin"] = "User"
+    created_at: datetime
+
+
+@contract("user.updated", producer="auth")
+class UserUpdated(EventData):
+    """A user's profile or role changed; carries the full public profile."""
+
+    user_id: str
+    email: str
+    username: str
+    avatar: str = ""
+    role: Literal["User", "Admin"] = "User"
+    language: str = "en"
+
+
+@contract("session.revoked", producer="auth")
+class SessionRevoked(EventData):
+    """A session ended (logout or refresh-token reuse); its access tokens must be refused."""
+
+    session_id: str
+    user_id: str
+    reason: Literal["logout", "refresh_reuse", "admin"] = "logout"
+    access_expires_at: datetime
+
+
+# --- billing ------------------------------------------------------------------------------------
+class Entitlement(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    plan: PlanName = "Free"
+    status: Literal["active", "cancelled", "expired"] = "active"
+    expires_at: datetime | None = None
+    next_payment_at: datetime | None = None
+    is_recurring: bool = False
+    cancel_at_period_end: bool = False
+
+
+@contract("plan.changed", producer="billing")
+class PlanChanged(EventData):
+    """A user's entitlement changed. `sequence` is the per-user entitlement version."""
+
+    user_id: str
+    entitlement: Entitlement
+    source: Literal["stripe", "code", "admin", "expiry", "refund"]
+    reason: str = ""
+
+
+@contract("payment.completed", producer="billing")
+class PaymentCompleted(EventData):
+    """A payment was fulfilled (once per provider payment)."""
+
+    payment_id: str
+    user_id: str
+    provider: Literal["stripe", "code", "admin"]
+    plan: PlanName
+    days: int
+    amount_minor: int = 0
+    currency: str = ""
+    provider_ref: str = ""
+
+
+# --- catalog ------------------------------------------------------------------------------------
+class TranscriptLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    start: float
+    end: float
+    transcript: str
+
+
+@contract("video.published", producer="catalog")
+class VideoPublished(EventData):
+    """A video was added to a channel. `transcript` carries uploaded SRT lines when there were any."""
+
+    channel_id: str
+    video_id: str
+    title: str
+    link: str
+    language: str = "en"
+    visibility: str = "public"
+    transcript_source: Literal["uploaded_srt", "youtube"] = "youtube"
+    transcript: list[TranscriptLine] | None = None
+    srt_text: str | None = None
+
+
+@contract("video.updated", producer="catalog")
+class VideoUpdated(EventData):
+    """A video's metadata changed; carries the full metadata."""
+
+    channel_id: str
+    video_id: str
+    title: str
+    link: str
+    language: str = "en"
+    visibility: str = "public"
+
+
+@contract("video.removed", producer="catalog")
+class VideoRemoved(EventData):
+    """A video was deleted from the catalog."""
+
+    channel_id: str
+    video_id: str
+
+
+# --- transcripts --------------------------------------------------------------------------------
+@contract("transcript.ready", producer="transcripts")
+class TranscriptReady(EventData):
+    """A video's transcript is stored and can be served."""
+
+    channel_id: str
+    video_id: str
+    line_count: int
+    source: Literal["uploaded_srt", "youtube", "yt_dlp", "edited"]
+    is_refined: bool = False
+    refined_at: datetime | None = None
+
+
+@contract("transcript.failed", producer="transcripts")
+class TranscriptFailed(EventData):
+    """Fetching a video's transcript failed."""
+
+    channel_id: str
+    video_id: str
+    reason: str
+    retryable: bool
+
+
+@contract("transcript.refined", producer="transcripts")
+class TranscriptRefined(EventData):
+    """An editor marked or unmarked a transcript as refined."""
+
+    channel_id: str
+    video_id: str
+    is_refined: bool
+    refined_at: datetime | None = None
+
+
+# --- progress -----------------------------------------------------------------------------------
+@contract("video.started", producer="progress")
+class VideoStarted(EventData):
+    """A learner registered a video for the first time in a quota cycle."""
+
+    user_id: str
+    channel_id: str
+    video_id: str
+    cycle_start: datetime
+    cycle_end: datetime
+    counted: bool = True  # false for learners with an unlimited plan
+
+
+@contract("practice.recorded", producer="progress")
+class PracticeRecorded(EventData):
+    """A learner practised for `duration_s` seconds on a video (one progress save)."""
+
+    user_id: str
+    channel_id: str
+    video_id: str
+    duration_s: int
+    recorded_at: datetime

@@ -1,0 +1,170 @@
+"""The web scaffolding every service shares.
+
+`create_app` returns a FastAPI app with the error model, request ids and trace ids, Prometheus
+request metrics, CORS from an allow-list, and the probes: `/livez` (the process answers),
+`/readyz` (its stores answer; Kafka is reported too) and `/metrics`. The middlewares are plain
+ASGI, not `BaseHTTPMiddleware`, because they sit on every request of the hot paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ds_common.errors import install_error_handlers
+from ds_common.logging import request_id_var, trace_id_var
+from ds_common.settings import ServiceSettings
+
+REQUEST_SECONDS = Histogram(
+    "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route", "status"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+REQUESTS_IN_ERROR = Counter("http_server_errors_total", "Responses with status >= 500", ["service", "route"])
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
+
+ReadyCheck = Callable[[], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Check:
+    run: ReadyCheck
+    critical: bool = True  # a failing non-critical check reports "degraded" but stays ready
+
+
+class RequestContextMiddleware:
+    """Request id (accepted from `X-Request-ID` or generated) and W3C trace id, in logs and reply."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        match = _TRACEPARENT.match(headers.get(b"traceparent", b"").decode("latin-1"))
+        trace_id = match.group(1) if match else uuid.uuid4().hex
+        rid_token, tid_token = request_id_var.set(request_id), trace_id_var.set(trace_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(rid_token)
+            trace_id_var.reset(tid_token)
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUEST_SECONDS.labels(self.service, scope["method"], route, str(status)).observe(
+                time.perf_counter() - started)
+            if status >= 500:
+                REQUESTS_IN_ERROR.labels(self.service, route).inc()
+
+
+def probes_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/livez")
+    async def livez() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        checks: dict[str, Check] = getattr(request.app.state, "ready_checks", {})
+        results = await asyncio.gather(*(_run_check(c) for c in checks.values()))
+        report = dict(zip(checks, results, strict=True))
+        failed_critical = any(r != "ok" and c.critical for r, c in zip(results, checks.values(), strict=True))
+        degraded = any(r != "ok" for r in results)
+        status = "unready" if failed_critical else "degraded" if degraded else "ready"
+        return JSONResponse({"status": status, "checks": report}, status_code=503 if failed_critical else 200)
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _run_check(check: Check) -> str:
+    try:
+        await asyncio.wait_for(check.run(), timeout=2.0)
+        return "ok"
+    except Exception as exc:  # a probe reports, it never raises
+        return f"failed: {type(exc).__name__}"
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Iterable[APIRouter] = (),
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    expose_headers: Iterable[str] = (),
+) -> FastAPI:
+    docs = settings.environment != "production"  # legacy W26: no public Swagger in production
+    app = FastAPI(
+        title=title, lifespan=lifespan,
+        docs_url="/docs" if docs else None, redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.state.settings = settings
+    app.state.ready_checks = {}
+    install_error_handlers(app)
+    app.include_router(probes_router())
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(
+        CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-Identity-Token"],
+        expose_headers=list(expose_headers), max_age=600,
+    )
+    app.add_middleware(MetricsMiddleware, service=settings.service_name)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+async def noop_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
