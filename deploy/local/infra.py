@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -88,11 +89,13 @@ class Server:
     def pid(self) -> int | None:
         """The pid we started, if that process is still alive and is still ours."""
         try:
-            pid = int(self.pid_file.read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            pid_text, executable = self.pid_file.read_text().split("\n", 1)
+            pid = int(pid_text)
+            # first word of argv[0]: redis rewrites its process title to "path host:port"
+            argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].split(b" ")[0].decode()
         except (OSError, ValueError):
             return None
-        return pid if self.command()[0] in cmdline else None
+        return pid if Path(argv0).name == Path(executable).name else None
 
     def start(self) -> None:
         if self.pid() is not None and self.healthy():
@@ -110,7 +113,7 @@ class Server:
                 self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self.state, env={**os.environ, **self.env}, start_new_session=True,
             )
-        self.pid_file.write_text(str(proc.pid))
+        self.pid_file.write_text(f"{proc.pid}\n{self.command()[0]}")
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -228,7 +231,10 @@ class Kafka(Server):
 class FerretDB(Server):
     def __init__(self, port: int, state: Path) -> None:
         super().__init__("mongo", port, state)
-        self.binary = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+        # The wrapper's own sources are part of the name, so a change to them rebuilds it.
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((HERE / "ferretdb").glob("*.go"))
+                                         + [HERE / "ferretdb" / "go.sum"])).hexdigest()[:10]
+        self.binary = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}-{digest}"
 
     def install(self) -> None:
         go_build(self.binary, ["go", "build", "-trimpath", "-o", str(self.binary), "."],

@@ -31,38 +31,61 @@ def write_schemas(directory: Path) -> None:
     (directory / "asyncapi.json").write_text(json.dumps(REGISTRY.asyncapi(), indent=2, sort_keys=True) + "\n")
 
 
-async def replay_dlt(bootstrap: str, group: str, topic: str, *, idle_s: float = 3.0) -> int:
-    """Republish every record parked since the last replay; the replayer's own group remembers."""
+async def replay_dlt(bootstrap: str, group: str, topic: str) -> int:
+    """Republish the records parked up to now; the replayer's own group remembers where it was.
+
+    Only records present when the replay starts are sent: one that fails again is parked
+    again, after this snapshot, and waits for the next replay instead of looping.
+    """
     source = dlt_topic(group, topic)
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"{group}.dlt-replayer",
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=f"{group}.dlt-replayer",
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await consumer.start()
     await producer.start()
     replayed = 0
     try:
-        while True:
-            batches = await consumer.getmany(timeout_ms=int(idle_s * 1000), max_records=500)
-            if not batches:
-                return replayed
-            for tp, records in batches.items():
+        partitions = [TopicPartition(source, p) for p in sorted(await _partitions(consumer, source))]
+        if not partitions:
+            return 0
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            if await consumer.position(tp) >= ends[tp]:
+                consumer.pause(tp)
+        while len(consumer.paused()) < len(partitions):
+            for tp, records in (await consumer.getmany(timeout_ms=1000, max_records=500)).items():
                 for record in records:
+                    if record.offset >= ends[tp]:
+                        break
                     headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlt.")]
                     await (await producer.send(topic, record.value, key=record.key,
                                                headers=[*headers, ("dlt.replayed", b"1")]))
                     replayed += 1
-                await consumer.commit({tp: records[-1].offset + 1})
+                await consumer.commit({tp: min(records[-1].offset + 1, ends[tp])})
+                if await consumer.position(tp) >= ends[tp]:
+                    consumer.pause(tp)
+        return replayed
     finally:
         await producer.stop()
         await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    for _ in range(20):
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return set(found)
+        await consumer._client.force_metadata_update()  # noqa: SLF001 (no public refresh)
+        await asyncio.sleep(0.2)
+    return set()
 
 
 async def rewind(bootstrap: str, group: str, topics: list[str]) -> None:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in topics
-                      for p in sorted(await consumer.partitions_for_topic(t) or ())]
+        partitions = [TopicPartition(t, p) for t in topics for p in sorted(await _partitions(consumer, t))]
         consumer.assign(partitions)
         starts = await consumer.beginning_offsets(partitions)
         await consumer.commit(dict(starts.items()))

@@ -18,6 +18,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import EventPublisher
@@ -55,17 +57,45 @@ def strip_outbox(document: Document) -> Document:
     return {k: v for k, v in document.items() if k not in (OUTBOX, PENDING)}
 
 
+class OutboxNudge:
+    """Wakes the relay as soon as a writer has stored events, so it need not poll fast.
+
+    A writer calls `nudge()` after its write; the relay waits in `wait()`. The signal is a
+    one-element Redis list, so a nudge given while the relay is busy is not lost. If Redis is
+    down the relay still polls at its idle interval: the nudge only lowers latency.
+    """
+
+    def __init__(self, redis: Redis, service: str) -> None:
+        self.redis = redis
+        self.key = f"{service}:outbox:nudge"
+
+    async def nudge(self) -> None:
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.lpush(self.key, "1")
+                pipe.ltrim(self.key, 0, 0)
+                await pipe.execute()
+        except RedisError:
+            logger.warning("outbox nudge failed; the relay will poll", exc_info=True)
+
+    async def wait(self, timeout: float) -> None:
+        await self.redis.blpop([self.key], timeout=max(timeout, 0.01))
+
+
 class OutboxRelay:
     def __init__(self, db: AsyncDatabase[Document], collections: Iterable[str],
                  publisher: EventPublisher, *, service: str, batch_size: int = 200,
-                 idle_interval: float = 0.05, max_backoff: float = 5.0) -> None:
+                 idle_interval: float = 0.05, max_backoff: float = 5.0,
+                 nudge: OutboxNudge | None = None) -> None:
         self.db = db
         self.collections = list(collections)
         self.publisher = publisher
         self.service = service
         self.batch_size = batch_size
-        self.idle_interval = idle_interval
+        # With a nudge the relay sleeps until told; polling is only the fallback.
+        self.idle_interval = idle_interval if nudge is None else max(idle_interval, 1.0)
         self.max_backoff = max_backoff
+        self.nudge = nudge
 
     async def publish_pending(self) -> int:
         """One round over every collection; returns how many events were published."""
@@ -114,7 +144,16 @@ class OutboxRelay:
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             if published == 0:
-                await _sleep_or_stop(stop, max(self.idle_interval - (time.monotonic() - started), 0))
+                await self._idle(stop, max(self.idle_interval - (time.monotonic() - started), 0))
+
+    async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
+        if self.nudge is None or stop.is_set():
+            await _sleep_or_stop(stop, seconds)
+            return
+        try:
+            await self.nudge.wait(seconds)
+        except RedisError:
+            await _sleep_or_stop(stop, seconds)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

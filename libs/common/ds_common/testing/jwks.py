@@ -27,6 +27,7 @@ class TestIssuer:
         self.private_key = Ed25519PrivateKey.generate()
         self.kid = uuid.uuid4().hex[:12]
         self._server: ThreadingHTTPServer | None = None
+        self.url = ""
 
     def jwks(self) -> dict[str, Any]:
         public = json.loads(OKPAlgorithm.to_jwk(self.private_key.public_key()))
@@ -64,7 +65,8 @@ class TestIssuer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}/.well-known/jwks.json"
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/.well-known/jwks.json"
+        return self.url
 
     def close(self) -> None:
         if self._server is not None:

@@ -1,0 +1,271 @@
+"""The event backbone against real Kafka and FerretDB: relay, crash, redelivery, DLT, broker restart."""
+
+import asyncio
+import collections
+import contextlib
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ds_common.events.cli import replay_dlt
+from ds_common.events.consumer import ConsumerRunner, apply_once_by_event_id, apply_once_by_sequence, dlt_topic
+from ds_common.events.envelope import Envelope
+from ds_common.events.kafka import KafkaPublisher, ensure_topics
+from ds_common.events.outbox import OUTBOX, PENDING, OutboxRelay, document_with_events, with_events
+from ds_common.testing.fixtures import unique
+from ds_common.testing.infra import Endpoints
+
+from .kafka_helpers import read_topic
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[4]
+
+
+def event(topic: str, key: str, sequence: int, **data: object) -> Envelope:
+    return Envelope(type=topic, occurred_at=datetime.now(UTC), producer="test", key=key,
+                    sequence=sequence, data=dict(data))
+
+
+async def write_events(db: AsyncDatabase, topic: str, keys: int, per_key: int) -> list[Envelope]:
+    """Each key's document gets `per_key` sequential state changes, each with its event."""
+    written: list[Envelope] = []
+
+    async def one_key(k: int) -> None:
+        for seq in range(1, per_key + 1):
+            e = event(topic, f"key-{k}", seq, value=seq)
+            await db.items.update_one({"_id": f"key-{k}"}, with_events({"$set": {"value": seq}}, e), upsert=True)
+            written.append(e)
+
+    await asyncio.gather(*(one_key(k) for k in range(keys)))
+    return written
+
+
+async def wait_outbox_empty(db: AsyncDatabase, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while await db.items.count_documents({PENDING: True}):
+        assert time.monotonic() < deadline, "outbox not drained"
+        await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def running(worker) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker(stop))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def test_relay_publishes_exactly_what_was_written_in_per_key_order(
+        mongo_db: AsyncDatabase, endpoints: Endpoints) -> None:
+    topic = unique("test.item")
+    await ensure_topics(endpoints.kafka_bootstrap, [topic], partitions=3)
+    publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="test-relay")
+    relay = OutboxRelay(mongo_db, ["items"], publisher, service="test", batch_size=20)
+    async with running(relay.run):  # the relay races the writers on purpose
+        written = await write_events(mongo_db, topic, keys=30, per_key=10)
+        await wait_outbox_empty(mongo_db)
+    await publisher.close()
+
+    received = await read_topic(endpoints.kafka_bootstrap, topic, expected=len(written))
+    assert sorted(e.id for e in received) == sorted(e.id for e in written)  # nothing lost, no duplicate
+    by_key: dict[str, list[int]] = collections.defaultdict(list)
+    for e in received:
+        by_key[e.key].append(e.sequence)
+    assert all(seqs == list(range(1, 11)) for seqs in by_key.values()), by_key
+    doc = await mongo_db.items.find_one({"_id": "key-0"})
+    assert doc["value"] == 10 and doc[OUTBOX] == [] and PENDING not in doc
+
+
+async def test_relay_killed_mid_batch_loses_nothing(mongo_db: AsyncDatabase, endpoints: Endpoints) -> None:
+    topic = unique("test.crash")
+    await ensure_topics(endpoints.kafka_bootstrap, [topic], partitions=3)
+    written = [event(topic, f"doc-{i}", 1, n=i) for i in range(1000)]
+    await mongo_db.items.insert_many([document_with_events({"_id": e.key}, e) for e in written])
+
+    def start_relay() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "libs/common/tests/example_relay.py"), endpoints.mongo_url,
+             mongo_db.name, "items", endpoints.kafka_bootstrap, "25"],
+            env={**os.environ}, stderr=subprocess.DEVNULL)
+
+    relay = start_relay()
+    try:
+        seen = await read_topic(endpoints.kafka_bootstrap, topic, expected=200, timeout=60)
+        assert 200 <= len(seen) < len(written), "relay should be killed mid-way"
+        relay.send_signal(signal.SIGKILL)
+        relay.wait(10)
+        remaining = await mongo_db.items.count_documents({PENDING: True})
+        assert remaining > 0
+        relay = start_relay()
+        await wait_outbox_empty(mongo_db, timeout=120)
+    finally:
+        relay.kill()
+        relay.wait(10)
+
+    received = await read_topic(endpoints.kafka_bootstrap, topic, expected=len(written) + 1, timeout=10)
+    ids = collections.Counter(e.id for e in received)
+    assert set(ids) == {e.id for e in written}, "an event was lost"
+    duplicates = sum(n - 1 for n in ids.values())
+    print(f"\nrelay SIGKILL test: {len(written)} events, {duplicates} duplicate(s) after the restart")
+    assert duplicates <= 25 * 3  # at most the batches in flight when it died
+
+
+async def test_each_event_delivered_twice_is_applied_once(mongo_db: AsyncDatabase, endpoints: Endpoints) -> None:
+    topic = unique("test.twice")
+    await ensure_topics(endpoints.kafka_bootstrap, [topic], partitions=3)
+    deltas = [event(topic, f"acct-{i % 5}", i, amount=1) for i in range(1, 41)]
+    states = [event(topic + "-state", "profile", seq, name=f"v{seq}") for seq in (1, 2, 3)]
+    publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="test-twice")
+    await publisher.publish([e for e in deltas for _ in range(2)])  # every event twice
+    await publisher.publish([states[0], states[2], states[1], states[2], states[0]])  # late and repeated
+    await publisher.close()
+
+    deliveries = collections.Counter()
+
+    async def add(e: Envelope) -> None:
+        deliveries[e.id] += 1
+        await apply_once_by_event_id(mongo_db.balances, e.key, e.id, {"$inc": {"total": e.data["amount"]}})
+
+    async def profile(e: Envelope) -> None:
+        await apply_once_by_sequence(mongo_db.profiles, e.key, e.sequence, {"$set": {"name": e.data["name"]}})
+
+    runner = ConsumerRunner(bootstrap=endpoints.kafka_bootstrap, group=unique("g"),
+                            handlers={topic: add, topic + "-state": profile})
+    async with running(runner.run):
+        deadline = time.monotonic() + 60
+        while sum(deliveries.values()) < 80:
+            assert time.monotonic() < deadline, deliveries
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)
+
+    assert all(n == 2 for n in deliveries.values())
+    totals = {d["_id"]: d["total"] async for d in mongo_db.balances.find()}
+    assert totals == {f"acct-{k}": 8 for k in range(5)}
+    assert (await mongo_db.profiles.find_one({"_id": "profile"}))["name"] == "v3"
+
+
+async def test_poison_message_goes_to_the_dlt_and_replay_brings_it_back(
+        mongo_db: AsyncDatabase, endpoints: Endpoints) -> None:
+    topic, group = unique("test.poison"), unique("g")
+    await ensure_topics(endpoints.kafka_bootstrap, [topic, dlt_topic(group, topic)], partitions=1)
+    good, poison = event(topic, "k", 1, ok=True), event(topic, "k", 2, ok=False)
+    publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="test-poison")
+    await publisher.publish([good, poison])
+    producer = await publisher._ensure()  # a record that is not an envelope at all
+    await (await producer.send(topic, b"\x00garbage", key=b"k"))
+    after = event(topic, "k", 3, ok=True)
+    await publisher.publish([after])
+    await publisher.close()
+
+    attempts = collections.Counter()
+    broken = True
+
+    async def handle(e: Envelope) -> None:
+        attempts[e.id] += 1
+        if not e.data["ok"] and broken:
+            raise ValueError("cannot handle this yet")
+        await apply_once_by_event_id(mongo_db.effects, e.id, e.id, {"$set": {"done": True}})
+
+    runner = ConsumerRunner(bootstrap=endpoints.kafka_bootstrap, group=group, handlers={topic: handle},
+                            max_attempts=3, backoff_base=0.05)
+    async with running(runner.run):
+        parked = await read_topic(endpoints.kafka_bootstrap, dlt_topic(group, topic), expected=2, raw=True)
+        assert len(parked) == 2
+        headers = [dict(r.headers) for r in parked]
+        assert headers[0]["dlt.attempts"] == b"3" and b"ValueError" in headers[0]["dlt.error"]
+        assert headers[1]["dlt.attempts"] == b"1" and b"PoisonMessage" in headers[1]["dlt.error"]
+        assert attempts[poison.id] == 3
+        # the partition moved on: the event after the poison one was handled
+        while await mongo_db.effects.count_documents({}) < 2:
+            await asyncio.sleep(0.1)
+
+        broken = False  # the fix is deployed
+        assert await replay_dlt(endpoints.kafka_bootstrap, group, topic) == 2
+        deadline = time.monotonic() + 30
+        while not await mongo_db.effects.find_one({"_id": poison.id}):
+            assert time.monotonic() < deadline, "replayed event was not handled"
+            await asyncio.sleep(0.1)
+        # the garbage record failed again and was parked again; the fixed one was not
+        reparked = await read_topic(endpoints.kafka_bootstrap, dlt_topic(group, topic), expected=3, raw=True)
+        assert len(reparked) == 3 and reparked[2].value == b"\x00garbage"
+        assert await replay_dlt(endpoints.kafka_bootstrap, group, topic) == 1
+    assert attempts[poison.id] == 4
+    assert {d["_id"] async for d in mongo_db.effects.find()} == {good.id, poison.id, after.id}
+
+
+def _load_infra():
+    spec = importlib.util.spec_from_file_location("infra", ROOT / "deploy/local/infra.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["infra"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_broker_restart_while_writing_loses_nothing(mongo_db: AsyncDatabase, endpoints: Endpoints) -> None:
+    infra = _load_infra()
+    kafka = next(s for s in infra.servers("test") if s.name == "kafka")
+    if f"127.0.0.1:{kafka.port}" != endpoints.kafka_bootstrap or kafka.pid() is None:
+        pytest.fail("this test stops and restarts the local test broker; start it with `make infra-test`")
+    topic = unique("test.outage")
+    await ensure_topics(endpoints.kafka_bootstrap, [topic], partitions=3)
+    publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="test-outage")
+    relay = OutboxRelay(mongo_db, ["items"], publisher, service="test", max_backoff=1.0)
+    written: list[Envelope] = []
+
+    async def writer(stop: asyncio.Event) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            e = event(topic, f"w-{n % 7}", n, n=n)
+            await mongo_db.items.update_one({"_id": e.key}, with_events({"$set": {"n": n}}, e), upsert=True)
+            written.append(e)
+            await asyncio.sleep(0.02)
+
+    async with running(relay.run):
+        async with running(writer):
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(kafka.stop)
+            await asyncio.sleep(3.0)
+            assert await mongo_db.items.count_documents({PENDING: True}) > 0  # events wait in the outbox
+            await asyncio.to_thread(kafka.start)
+            await asyncio.sleep(1.0)
+        await wait_outbox_empty(mongo_db, timeout=90)
+    await publisher.close()
+
+    received = await read_topic(endpoints.kafka_bootstrap, topic, expected=len(written), timeout=30)
+    assert {e.id for e in received} == {e.id for e in written}
+    print(f"\nbroker restart test: {len(written)} events written during the outage window, none lost")
+
+
+async def test_a_nudged_relay_publishes_without_waiting_for_its_poll(
+        mongo_db: AsyncDatabase, endpoints: Endpoints, redis) -> None:
+    from ds_common.events.outbox import OutboxNudge
+
+    topic = unique("test.nudge")
+    await ensure_topics(endpoints.kafka_bootstrap, [topic], partitions=1)
+    nudge = OutboxNudge(redis, unique("svc"))
+    publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="test-nudge")
+    relay = OutboxRelay(mongo_db, ["items"], publisher, service="test", idle_interval=30, nudge=nudge)
+    async with running(relay.run):
+        await asyncio.sleep(0.5)  # the relay is idle, waiting for a nudge (or 30 s)
+        e = event(topic, "k", 1)
+        started = time.monotonic()
+        await mongo_db.items.insert_one(document_with_events({"_id": "k"}, e))
+        await nudge.nudge()
+        await wait_outbox_empty(mongo_db, timeout=5)
+        latency = time.monotonic() - started
+    await publisher.close()
+    assert latency < 2.0, latency
+    assert [r.id for r in await read_topic(endpoints.kafka_bootstrap, topic, expected=1)] == [e.id]

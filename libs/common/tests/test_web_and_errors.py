@@ -1,0 +1,118 @@
+import httpx
+import pytest
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from ds_common.errors import Forbidden, NotFound
+from ds_common.settings import ServiceSettings
+from ds_common.web import Check, create_app
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    count: int
+
+
+def build_app() -> httpx.AsyncClient:
+    router = APIRouter()
+
+    @router.get("/missing")
+    async def missing() -> None:
+        raise NotFound("Video not found")
+
+    @router.get("/forbidden")
+    async def forbidden() -> None:
+        raise Forbidden()
+
+    @router.post("/items")
+    async def create(item: Item) -> Item:
+        return item
+
+    @router.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    settings = ServiceSettings(service_name="example", cors_origins=["http://localhost:5173"])
+    app = create_app(settings, title="example", routers=[router], expose_headers=["x-ds-access-token"])
+
+    async def ok() -> None:
+        return None
+
+    async def broken() -> None:
+        raise ConnectionError("down")
+
+    app.state.ready_checks = {"mongo": Check(ok), "kafka": Check(broken, critical=False)}
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+@pytest.fixture
+async def client() -> httpx.AsyncClient:
+    async with build_app() as c:
+        yield c
+
+
+async def test_typed_errors_are_json(client: httpx.AsyncClient) -> None:
+    r = await client.get("/missing")
+    assert r.status_code == 404 and r.json() == {"error": "Video not found"}
+    r = await client.get("/forbidden")
+    assert r.status_code == 403 and r.json() == {"error": "Forbidden"}
+
+
+async def test_unknown_route_and_wrong_method_are_json(client: httpx.AsyncClient) -> None:
+    r = await client.get("/nope")
+    assert r.status_code == 404 and r.json() == {"error": "Not found"}
+    r = await client.delete("/items")
+    assert r.status_code == 405 and "error" in r.json()
+
+
+@pytest.mark.parametrize("body,content_type", [
+    (b'{"name": "a"}', "application/json"),
+    (b'{"name": "a", "count": "many"}', "application/json"),
+    (b'{"name": "a", "count": 1, "role": "Admin"}', "application/json"),
+    (b"not json at all", "application/json"),
+    (b"name=a", "application/x-www-form-urlencoded"),
+])
+async def test_bad_input_is_a_400_with_a_message(client: httpx.AsyncClient, body: bytes,
+                                                 content_type: str) -> None:
+    r = await client.post("/items", content=body, headers={"content-type": content_type})
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("Invalid request")
+
+
+async def test_unexpected_error_is_a_generic_500(client: httpx.AsyncClient) -> None:
+    r = await client.get("/boom")
+    assert r.status_code == 500
+    assert r.json() == {"error": "Internal Server Error"}
+    assert "hunter2" not in r.text
+
+
+async def test_request_id_is_propagated_or_generated(client: httpx.AsyncClient) -> None:
+    r = await client.get("/livez", headers={"x-request-id": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    r = await client.get("/livez", headers={"x-request-id": "bad id with spaces"})
+    assert r.headers["x-request-id"] != "bad id with spaces" and len(r.headers["x-request-id"]) == 32
+
+
+async def test_cors_allows_only_listed_origins_and_exposes_token_headers(client: httpx.AsyncClient) -> None:
+    preflight = {"origin": "http://localhost:5173", "access-control-request-method": "POST",
+                 "access-control-request-headers": "authorization,content-type"}
+    r = await client.options("/items", headers=preflight)
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == "http://localhost:5173"
+    r = await client.options("/items", headers={**preflight, "origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+    r = await client.get("/livez", headers={"origin": "http://localhost:5173"})
+    assert "x-ds-access-token" in r.headers["access-control-expose-headers"]
+
+
+async def test_probes_and_metrics(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/livez")).json() == {"status": "alive"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "degraded", "checks": {"mongo": "ok", "kafka": "failed: ConnectionError"}}
+    await client.get("/missing")
+    metrics = (await client.get("/metrics")).text
+    assert 'http_request_duration_seconds_count{method="GET",route="/missing",service="example",status="404"}' \
+        in metrics
