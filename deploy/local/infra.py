@@ -207,8 +207,7 @@ class Kafka(Server):
         ]))
         if not (data / "meta.properties").exists():
             data.mkdir(parents=True, exist_ok=True)
-            run(self.java("kafka.tools.StorageTool") + [
-                "format", "-t", cluster_id(), "-c", str(props), "-g"],
+            run([*self.java("kafka.tools.StorageTool"), "format", "-t", cluster_id(), "-c", str(props), "-g"],
                 stdout=subprocess.DEVNULL)
 
     def java(self, main: str) -> list[str]:
@@ -217,7 +216,7 @@ class Kafka(Server):
                 "-cp", f"{self.libs}/*", main]
 
     def command(self) -> list[str]:
-        return self.java("kafka.Kafka") + [str(self.state / "kafka.properties")]
+        return [*self.java("kafka.Kafka"), str(self.state / "kafka.properties")]
 
     def healthy(self) -> bool:
         if not port_open(self.port):
@@ -232,8 +231,8 @@ class FerretDB(Server):
     def __init__(self, port: int, state: Path) -> None:
         super().__init__("mongo", port, state)
         # The wrapper's own sources are part of the name, so a change to them rebuilds it.
-        digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((HERE / "ferretdb").glob("*.go"))
-                                         + [HERE / "ferretdb" / "go.sum"])).hexdigest()[:10]
+        sources = [*sorted((HERE / "ferretdb").glob("*.go")), HERE / "ferretdb" / "go.sum"]
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:10]
         self.binary = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}-{digest}"
 
     def install(self) -> None:

@@ -4,12 +4,11 @@ from collections.abc import AsyncIterator, Iterator
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from redis.asyncio import Redis
-
 from ds_common.auth import JwksCache, SessionRevocations, TokenVerifier
 from ds_common.errors import Unauthorized
 from ds_common.redis import KeySpace
 from ds_common.testing.jwks import TestIssuer
+from redis.asyncio import Redis
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 import pytest
-from pydantic import SecretStr, ValidationError
-
 from ds_common.settings import ServiceSettings, service_config
+from pydantic import SecretStr, ValidationError
 
 
 class ExampleSettings(ServiceSettings):

@@ -1,11 +1,10 @@
 import httpx
 import pytest
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
-
 from ds_common.errors import Forbidden, NotFound
 from ds_common.settings import ServiceSettings
 from ds_common.web import Check, create_app
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
 
 
 class Item(BaseModel):

@@ -76,7 +76,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
         found = consumer.partitions_for_topic(topic)
         if found:
             return set(found)
-        await consumer._client.force_metadata_update()  # noqa: SLF001 (no public refresh)
+        await consumer._client.force_metadata_update()
         await asyncio.sleep(0.2)
     return set()
 

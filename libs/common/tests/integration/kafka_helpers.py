@@ -4,7 +4,6 @@ import asyncio
 import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from ds_common.events.envelope import Envelope
 
 
@@ -19,7 +18,7 @@ async def read_topic(bootstrap: str, topic: str, *, expected: int, timeout: floa
         while not partitions and time.monotonic() < deadline:
             partitions = consumer.partitions_for_topic(topic) or set()
             if not partitions:
-                await consumer._client.force_metadata_update()  # noqa: SLF001
+                await consumer._client.force_metadata_update()
                 await asyncio.sleep(0.2)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)

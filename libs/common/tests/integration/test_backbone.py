@@ -9,20 +9,23 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pymongo.asynchronous.database import AsyncDatabase
-
 from ds_common.events.cli import replay_dlt
-from ds_common.events.consumer import ConsumerRunner, apply_once_by_event_id, apply_once_by_sequence, dlt_topic
+from ds_common.events.consumer import (
+    ConsumerRunner,
+    apply_once_by_event_id,
+    apply_once_by_sequence,
+    dlt_topic,
+)
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import KafkaPublisher, ensure_topics
 from ds_common.events.outbox import OUTBOX, PENDING, OutboxRelay, document_with_events, with_events
 from ds_common.testing.fixtures import unique
 from ds_common.testing.infra import Endpoints
+from pymongo.asynchronous.database import AsyncDatabase
 
 from .kafka_helpers import read_topic
 

@@ -1,0 +1,43 @@
+# Dictation Studio — the two commands: `make dev` runs the system, `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+INFRA := $(PYTHON) deploy/local/infra.py
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+install: ## install uv (if missing) and the locked Python environment
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || $(PYTHON) -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+infra: ## start Kafka, FerretDB, Redis and stripe-mock for development (installs them on first run)
+	@$(INFRA) up --profile dev
+
+infra-down: ## stop the development infrastructure
+	@$(INFRA) down --profile dev
+
+infra-status: ## show the development infrastructure
+	@$(INFRA) status --profile dev
+
+infra-test: ## start the test infrastructure (separate ports, runs beside `make dev`)
+	@$(INFRA) up --profile test
+
+infra-test-down: ## stop the test infrastructure
+	@$(INFRA) down --profile test
+
+dev: install infra ## run the whole system locally
+	@echo "Infrastructure is up (make infra-status). Endpoints:"; $(INFRA) env --profile dev
+
+test: install infra-test ## provision everything and run all tests (unit, integration, contracts)
+	@$(UV) run pytest
+
+check: install ## lint (ruff) and type-check (mypy; strict on libs/common)
+	@$(UV) run ruff check .
+	@$(UV) run mypy libs/common/ds_common
+
+schemas: install ## regenerate the event JSON Schemas and the AsyncAPI document
+	@$(UV) run ds-events schemas libs/common/schemas
+
+.PHONY: help install infra infra-down infra-status infra-test infra-test-down dev test check schemas
