@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# Go's official install location, in case a non-login shell (CI) lacks it on PATH.
+os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/go/bin"])
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("DS_CACHE_DIR", Path.home() / ".cache" / "dictation-studio"))
 
