@@ -272,3 +272,16 @@ async def test_a_nudged_relay_publishes_without_waiting_for_its_poll(
     await publisher.close()
     assert latency < 2.0, latency
     assert [r.id for r in await read_topic(endpoints.kafka_bootstrap, topic, expected=1)] == [e.id]
+
+
+async def test_relay_retries_a_failed_round_and_then_publishes(mongo_db: AsyncDatabase) -> None:
+    from ds_common.events.memory import InMemoryBus
+
+    bus = InMemoryBus()
+    bus.fail_next = 2  # the first two rounds cannot publish
+    written = [event("thing.made", f"k{i}", 1) for i in range(5)]
+    await mongo_db.items.insert_many([document_with_events({"_id": e.key}, e) for e in written])
+    relay = OutboxRelay(mongo_db, ["items"], bus, service="test", max_backoff=0.2)
+    async with running(relay.run):
+        await wait_outbox_empty(mongo_db, timeout=10)
+    assert [e.id for e in bus.published] == [e.id for e in written]
