@@ -98,9 +98,8 @@ class TranscriptLine(BaseModel):
     transcript: str
 
 
-@contract("video.published", producer="catalog")
-class VideoPublished(EventData):
-    """A video was added to a channel. `transcript` carries uploaded SRT lines when there were any."""
+class VideoMetadata(EventData):
+    """What the catalog knows about a video (shared by the video events that carry full metadata)."""
 
     channel_id: str
     video_id: str
@@ -108,21 +107,20 @@ class VideoPublished(EventData):
     link: str
     language: str = "en"
     visibility: str = "public"
+
+
+@contract("video.published", producer="catalog")
+class VideoPublished(VideoMetadata):
+    """A video was added to a channel. `transcript` carries uploaded SRT lines when there were any."""
+
     transcript_source: Literal["uploaded_srt", "youtube"] = "youtube"
     transcript: list[TranscriptLine] | None = None
     srt_text: str | None = None
 
 
 @contract("video.updated", producer="catalog")
-class VideoUpdated(EventData):
+class VideoUpdated(VideoMetadata):
     """A video's metadata changed; carries the full metadata."""
-
-    channel_id: str
-    video_id: str
-    title: str
-    link: str
-    language: str = "en"
-    visibility: str = "public"
 
 
 @contract("video.removed", producer="catalog")
