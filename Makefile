@@ -37,7 +37,13 @@ check: install ## lint (ruff) and type-check (mypy; strict on libs/common)
 	@$(UV) run ruff check .
 	@$(UV) run mypy libs/common/ds_common
 
+bench: install infra-test ## run every service benchmark; figures go to bench/results/*.json
+	@for script in services/*/bench/run.py; do $(UV) run python $$script || exit 1; done
+
+bench-%: install infra-test ## run one service's benchmark, e.g. `make bench-auth`
+	@$(UV) run python services/$*/bench/run.py
+
 schemas: install ## regenerate the event JSON Schemas and the AsyncAPI document
 	@$(UV) run ds-events schemas libs/common/schemas
 
-.PHONY: help install infra infra-down infra-status infra-test infra-test-down dev test check schemas
+.PHONY: help install infra infra-down infra-status infra-test infra-test-down dev test check schemas bench

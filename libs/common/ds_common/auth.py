@@ -24,6 +24,7 @@ from ds_common.redis import KeySpace
 
 Role = Literal["User", "Admin"]
 ACCESS_ALGORITHMS = ("EdDSA", "RS256")
+VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +100,20 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self.revocations = revocations
+        # Signature checks dominate a request's CPU; a learner sends the same token for minutes.
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            principal = cached[0]
+        else:
+            principal = await self._verify_signature(token)
+        if self.revocations and await self.revocations.is_revoked(principal.session_id):
+            raise Unauthorized("Session has been revoked")
+        return principal
+
+    async def _verify_signature(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -122,8 +135,9 @@ class TokenVerifier:
             raise Unauthorized("Invalid token")
         principal = Principal(user_id=str(claims["sub"]), role=claims["role"],
                               session_id=str(claims["sid"]), email=claims.get("email"))
-        if self.revocations and await self.revocations.is_revoked(principal.session_id):
-            raise Unauthorized("Session has been revoked")
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, float(claims["exp"]))
         return principal
 
 

@@ -90,7 +90,10 @@ async def background(workers: Sequence[Worker]) -> AsyncIterator[asyncio.Event]:
         await asyncio.gather(*still_running, return_exceptions=True)
 
 
-def serve(app: FastAPI, *, host: str, port: int, service: str, log_level: str = "INFO") -> None:
+def serve(app: FastAPI | str, *, host: str, port: int, service: str, log_level: str = "INFO",
+          workers: int = 1) -> None:
+    """Serve an app, or with `workers` > 1 an app factory's import string (one process each)."""
     configure_logging(service, log_level)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
-                loop="uvloop", http="httptools", timeout_keep_alive=75, server_header=False)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, workers=workers,
+                factory=isinstance(app, str), loop="uvloop", http="httptools",
+                timeout_keep_alive=75, server_header=False)

@@ -9,6 +9,7 @@ ASGI, not `BaseHTTPMiddleware`, because they sit on every request of the hot pat
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 import uuid
@@ -24,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ds_common.errors import install_error_handlers
-from ds_common.logging import request_id_var, trace_id_var
+from ds_common.logging import configure_logging, request_id_var, trace_id_var
 from ds_common.settings import ServiceSettings
 
 REQUEST_SECONDS = Histogram(
@@ -143,6 +144,8 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     expose_headers: Iterable[str] = (),
 ) -> FastAPI:
+    if not logging.getLogger().handlers:  # an API worker process spawned by uvicorn
+        configure_logging(settings.service_name, settings.log_level)
     docs = settings.environment != "production"  # legacy W26: no public Swagger in production
     app = FastAPI(
         title=title, lifespan=lifespan,

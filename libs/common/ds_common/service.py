@@ -1,0 +1,122 @@
+"""The three processes of every service, assembled the same way everywhere.
+
+- `api_stores(...)`: the API lifespan's stores plus the access-token verifier (with the session
+  revocation hook) on `app.state`, so `CurrentUser`/`AdminUser` work in every route.
+- `relay_app(...)`: outbox → Kafka, woken by the nudge writers give after a write.
+- `consumer_app(...)`: Kafka → effects; every consumer also applies `session.revoked`, so a
+  logout reaches every service's API through its own Redis key space within a second or so.
+- `run(...)`: `python -m ds_<service> api|relay|consumer [--host H] [--port P] [--workers N]`.
+  Each entry of `apps` is a module-level factory of `ds_<service>.main`, so uvicorn can start
+  several API worker processes from its import string.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+
+from fastapi import FastAPI
+
+from ds_common.auth import JwksCache, SessionRevocations, TokenVerifier
+from ds_common.events.consumer import ConsumerRunner, Handler
+from ds_common.events.contracts import SessionRevoked
+from ds_common.events.envelope import Envelope
+from ds_common.events.kafka import KafkaPublisher
+from ds_common.events.outbox import OutboxNudge, OutboxRelay
+from ds_common.mongo import IndexSpec
+from ds_common.redis import KeySpace
+from ds_common.runtime import Stores, Worker, background, open_stores, serve
+from ds_common.settings import ServiceSettings
+from ds_common.web import create_app
+
+ROLE_PORT_OFFSET = {"api": 0, "relay": 10, "consumer": 20}
+
+
+def revocations_for(settings: ServiceSettings, stores: Stores) -> SessionRevocations:
+    return SessionRevocations(stores.redis, KeySpace(settings.service_name))
+
+
+def session_revoked_handler(revocations: SessionRevocations) -> Handler:
+    async def handle(event: Envelope) -> None:
+        data = SessionRevoked.model_validate(event.data)
+        await revocations.revoke(data.session_id, until=data.access_expires_at)
+
+    return handle
+
+
+@contextlib.asynccontextmanager
+async def api_stores(settings: ServiceSettings, app: FastAPI,
+                     indexes: Iterable[IndexSpec] = ()) -> AsyncIterator[Stores]:
+    """Open the stores for an API lifespan and install the verifier; yields the stores."""
+    async with open_stores(settings, app, indexes) as stores:
+        jwks = JwksCache(settings.jwks_url)
+        app.state.stores = stores
+        app.state.verifier = TokenVerifier(jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                                           revocations=revocations_for(settings, stores))
+        app.state.nudge = OutboxNudge(stores.redis, settings.service_name)
+        try:
+            yield stores
+        finally:
+            await jwks.aclose()
+
+
+def relay_app(settings: ServiceSettings, collections: Sequence[str],
+              indexes: Iterable[IndexSpec] = ()) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_stores(settings, app, indexes) as stores:
+            publisher = KafkaPublisher(settings.kafka_bootstrap, client_id=f"{settings.service_name}-relay")
+            relay = OutboxRelay(stores.db, collections, publisher, service=settings.service_name,
+                                nudge=OutboxNudge(stores.redis, settings.service_name))
+            app.state.relay = relay
+            async with background([relay.run]):
+                yield
+            await publisher.close()
+
+    return create_app(settings, title=f"{settings.service_name} relay", lifespan=lifespan)
+
+
+HandlerFactory = Callable[[Stores], Mapping[str, Handler]]
+WorkerFactory = Callable[[Stores], Sequence[Worker]]
+
+
+def consumer_app(settings: ServiceSettings, *, group: str, handlers: HandlerFactory,
+                 indexes: Iterable[IndexSpec] = (), workers: WorkerFactory | None = None) -> FastAPI:
+    """A consumer process: `handlers(stores)` maps event types to handlers; `workers` adds loops
+    (e.g. a bounded fetch queue) that run beside the poll loop."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_stores(settings, app, indexes) as stores:
+            all_handlers = {"session.revoked": session_revoked_handler(revocations_for(settings, stores)),
+                            **handlers(stores)}
+            runner = ConsumerRunner(bootstrap=settings.kafka_bootstrap, group=group, handlers=all_handlers,
+                                    client_id=f"{settings.service_name}-consumer")
+            app.state.stores = stores
+            app.state.consumer = runner
+            async with background([runner.run, *(workers(stores) if workers else ())]):
+                yield
+
+    return create_app(settings, title=f"{settings.service_name} consumer", lifespan=lifespan)
+
+
+def run(argv: Sequence[str] | None, *, service: str, base_port: int,
+        apps: Mapping[str, Callable[[], FastAPI]]) -> None:
+    """The command line of a service package: pick a process role and serve it."""
+    parser = argparse.ArgumentParser(prog=f"python -m ds_{service}")
+    parser.add_argument("role", choices=sorted(apps))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"default: {base_port} + {ROLE_PORT_OFFSET} by role")
+    parser.add_argument("--workers", type=int, default=1, help="API processes (workers only run one)")
+    args = parser.parse_args(argv)
+    factory = apps[args.role]
+    port = args.port if args.port is not None else base_port + ROLE_PORT_OFFSET.get(args.role, 30)
+    name = f"{service}-{args.role}"
+    if args.role == "api" and args.workers > 1:
+        serve(f"{factory.__module__}:{factory.__name__}", host=args.host, port=port, service=name,
+              workers=args.workers)
+        return
+    app = factory()
+    serve(app, host=args.host, port=port, service=name, log_level=app.state.settings.log_level)

@@ -1,0 +1,136 @@
+"""Benchmark plumbing: start a service's processes, drive them with wrk, write the figures.
+
+Benchmarks are commands, not timed tests: `make bench` runs each service's `bench/run.py`, which
+uses these helpers and writes `bench/results/<name>.json` (req/s, p50, p99 per scenario).
+wrk runs with a Lua script that rotates through the given bearer tokens and request bodies, and
+reports its own latency percentiles as JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[4]
+RESULTS_DIR = ROOT / "bench" / "results"
+
+_WRK_SCRIPT = """
+local requests = {}
+local n = 0
+function init(args)
+  for line in io.lines(args[1]) do
+    local method, path, headers, body = line:match("^(%S+)\\t(%S+)\\t([^\\t]*)\\t(.*)$")
+    local h = {}
+    for k, v in headers:gmatch("([^=;]+)=([^;]*)") do h[k] = v end
+    if body == "" then body = nil end
+    requests[#requests + 1] = wrk.format(method, path, h, body)
+  end
+end
+function request()
+  n = n + 1
+  return requests[(n % #requests) + 1]
+end
+function done(summary, latency, requests)
+  io.stderr:write(string.format(
+    '{"requests": %d, "duration_us": %d, "errors_status": %d, "errors_connect": %d, ' ..
+    '"errors_timeout": %d, "errors_read": %d, "p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f}\\n',
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect,
+    summary.errors.timeout, summary.errors.read, latency:percentile(50) / 1000,
+    latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: str = ""
+
+    def line(self) -> str:
+        headers = ";".join(f"{k}={v}" for k, v in self.headers.items())
+        return f"{self.method}\t{self.path}\t{headers}\t{self.body}"
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def wrk(base_url: str, requests: Sequence[Request], *, connections: int = 32, threads: int = 1,
+        duration_s: int = 10) -> dict[str, Any]:
+    """Drive `requests` (rotating) at `base_url`; returns req/s, p50/p90/p99 and error counts."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script, lines = Path(tmp, "bench.lua"), Path(tmp, "requests.tsv")
+        script.write_text(_WRK_SCRIPT)
+        lines.write_text("\n".join(r.line() for r in requests) + "\n")
+        done = subprocess.run(
+            [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--timeout", "5s",
+             "-s", str(script), base_url, "--", str(lines)],
+            capture_output=True, text=True, timeout=duration_s + 60, check=True)
+    stats: dict[str, Any] = json.loads(done.stderr.strip().splitlines()[-1])
+    stats["rps"] = round(stats["requests"] / (stats["duration_us"] / 1e6), 1)
+    stats["connections"] = connections
+    return stats
+
+
+@contextlib.contextmanager
+def service_process(module: str, role: str, port: int, env: Mapping[str, str], *,
+                    workers: int = 1, ready_timeout_s: float = 60) -> Iterator[str]:
+    """Run `python -m <module> <role>` on loopback until the block exits; yields its base URL."""
+    args = [sys.executable, "-m", module, role, "--port", str(port)]
+    if workers > 1:
+        args += ["--workers", str(workers)]
+    log = tempfile.NamedTemporaryFile(prefix=f"{module}-{role}-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{module} {role} exited; see {log.name}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{module} {role} not ready in {ready_timeout_s}s; see {log.name}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def write_results(name: str, results: Mapping[str, Any]) -> Path:
+    """Write `bench/results/<name>.json` with the machine's facts, and print a short table."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    report = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "cpus": os.cpu_count(), "results": results}
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    for scenario, stats in results.items():
+        if isinstance(stats, Mapping) and "rps" in stats:
+            print(f"{scenario:50s} {stats['rps']:>9.1f} req/s  p50 {stats['p50_ms']:.1f} ms  "
+                  f"p99 {stats['p99_ms']:.1f} ms  errors {stats['errors_status']}")
+    print(f"written to {path}")
+    return path

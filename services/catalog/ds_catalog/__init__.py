@@ -1,0 +1,4 @@
+"""Catalog: channels, videos, recommendations, error reports, video analytics."""
+
+SERVICE = "catalog"
+BASE_PORT = 8102

@@ -1,0 +1,4 @@
+"""Transcripts: YouTube fetching with fallback, caching, editing, access control."""
+
+SERVICE = "transcripts"
+BASE_PORT = 8103

@@ -1,0 +1,9 @@
+"""`python -m ds_transcripts api|relay|consumer [--host H] [--port P]`."""
+
+from ds_common.service import run
+
+from ds_transcripts import BASE_PORT, SERVICE
+from ds_transcripts.main import PROCESSES
+
+if __name__ == "__main__":
+    run(None, service=SERVICE, base_port=BASE_PORT, apps=PROCESSES)
