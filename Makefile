@@ -27,8 +27,14 @@ infra-test: ## start the test infrastructure (separate ports, runs beside `make 
 infra-test-down: ## stop the test infrastructure
 	@$(INFRA) down --profile test
 
-dev: install infra ## run the whole system locally
-	@echo "Infrastructure is up (make infra-status). Endpoints:"; $(INFRA) env --profile dev
+dev: install ## run the whole system locally (infra, 15 service processes, gateway on :4001); Ctrl-C stops it
+	@$(UV) run python deploy/local/system.py up --profile dev
+
+dev-status: ## list the processes of `make dev` with their health and logs
+	@$(UV) run python deploy/local/system.py status --profile dev
+
+dev-down: ## stop the services and the gateway of a detached `make dev` (infra: make infra-down)
+	@$(UV) run python deploy/local/system.py down --profile dev
 
 test: install infra-test ## provision everything and run all tests (unit, integration, contracts)
 	@$(UV) run pytest
@@ -46,4 +52,5 @@ bench-%: install infra-test ## run one service's benchmark, e.g. `make bench-aut
 schemas: install ## regenerate the event JSON Schemas and the AsyncAPI document
 	@$(UV) run ds-events schemas libs/common/schemas
 
-.PHONY: help install infra infra-down infra-status infra-test infra-test-down dev test check schemas bench
+
+.PHONY: help install dev-status dev-down infra infra-down infra-status infra-test infra-test-down dev test check schemas bench

@@ -100,9 +100,15 @@ class Server:
         return pid if Path(argv0).name == Path(executable).name else None
 
     def start(self) -> None:
+        proc = self.spawn()
+        if proc is not None:
+            self.wait_healthy(proc)
+
+    def spawn(self) -> subprocess.Popen[bytes] | None:
+        """Start the process unless ours is already running and healthy; does not wait."""
         if self.pid() is not None and self.healthy():
             log(f"{self.name}: already running on 127.0.0.1:{self.port}")
-            return
+            return None
         if port_open(self.port):
             sys.exit(f"[infra] {self.name}: port {self.port} is taken by another process; "
                      f"set DS_{self.name.upper()}_PORT to a free port")
@@ -116,6 +122,9 @@ class Server:
                 cwd=self.state, env={**os.environ, **self.env}, start_new_session=True,
             )
         self.pid_file.write_text(f"{proc.pid}\n{self.command()[0]}")
+        return proc
+
+    def wait_healthy(self, proc: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Run the whole system on one machine without Docker: infrastructure, 5 services x 3 processes
+(api, relay, consumer) and the nginx gateway, each a local process with its own log.
+
+    system.py up     [--profile dev|test] [--no-seed] [--detach]   start, wait healthy, seed, print URLs;
+                                                                   without --detach, Ctrl-C stops it all
+    system.py down   [--profile dev|test]                          stop what this profile started
+    system.py status [--profile dev|test]                          processes, health, logs
+
+Profiles: `dev` (gateway 127.0.0.1:4001, APIs 8101-8105) for people, `test` (gateway 14001, APIs
+18101-18105, on the test infrastructure) for the end-to-end tests, so both can run side by side.
+Logs: .run/<profile>/logs/<process>.log. Ports: DS_GATEWAY_PORT, DS_SERVICES_BASE_PORT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import infra  # a sibling script, not a package
+
+ROOT = infra.ROOT
+GATEWAY_DIR = ROOT / "deploy" / "gateway"
+# Start order matters little (consumers retry), but auth first serves the JWKS the others fetch.
+SERVICES = ["auth", "progress", "catalog", "transcripts", "billing"]
+ROLES = {"api": 0, "relay": 10, "consumer": 20}
+PROFILES = {
+    "dev": {"gateway": 4001, "services": 8101, "rate": "100", "auth_rate": "120"},
+    "test": {"gateway": 14001, "services": 18101, "rate": "100", "auth_rate": "600"},
+}
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 (loopback)
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+@dataclass
+class ServiceProcess(infra.Server):
+    service: str = ""
+    role: str = ""
+    startup_timeout = 90.0
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", f"ds_{self.service}", self.role, "--port", str(self.port)]
+
+    def healthy(self) -> bool:
+        return http_ok(f"http://127.0.0.1:{self.port}/readyz")
+
+
+@dataclass
+class Gateway(infra.Server):
+    upstreams: dict[str, int] = field(default_factory=dict)
+    rate: str = "100"
+    auth_rate: str = "120"
+
+    @property
+    def home(self) -> Path:
+        return self.state / "gateway"
+
+    def install(self) -> None:
+        if not Path("/usr/sbin/nginx").exists():
+            infra.log("installing nginx (Debian package nginx-light)")
+            infra.run(["apt-get", "update", "-q"])
+            infra.run(["apt-get", "install", "-y", "-q", "nginx-light"])
+
+    def prepare(self) -> None:
+        """Render the shared template the way the nginx image does (envsubst of ${DS_*})."""
+        for sub in ("tmp", "logs"):
+            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        values = {
+            "DS_GATEWAY_PORT": f"127.0.0.1:{self.port}",
+            "DS_GATEWAY_RATE": self.rate,
+            "DS_GATEWAY_AUTH_RATE": self.auth_rate,
+            "DS_PUBLIC_ORIGIN": os.environ.get("DS_PUBLIC_ORIGIN", "https://www.dictationstudio.com"),
+            **{f"DS_{name.upper()}_UPSTREAM": f"127.0.0.1:{port}" for name, port in self.upstreams.items()},
+        }
+        text = (GATEWAY_DIR / "gateway.conf.template").read_text()
+        for key, value in values.items():
+            text = text.replace("${" + key + "}", value)
+        (self.home / "gateway.conf").write_text(text)
+        (self.home / "ds_proxy.conf").write_text((GATEWAY_DIR / "ds_proxy.conf").read_text())
+        tmp = self.home / "tmp"
+        user = "user root;\n" if os.geteuid() == 0 else ""  # workers must write the temp dirs
+        (self.home / "nginx.conf").write_text(
+            f"{user}worker_processes auto;\npid {self.home}/nginx.pid;\nerror_log stderr warn;\n"
+            "events { worker_connections 4096; }\n"
+            "http {\n  default_type application/octet-stream;\n"
+            f"  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n"
+            f"  fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n"
+            "  include gateway.conf;\n}\n")
+
+    def command(self) -> list[str]:
+        return ["/usr/sbin/nginx", "-p", str(self.home), "-c", "nginx.conf", "-g", "daemon off;"]
+
+    def healthy(self) -> bool:
+        return http_ok(f"http://127.0.0.1:{self.port}/healthz")
+
+
+def service_env(profile: str, base: int) -> dict[str, str]:
+    env = {
+        **infra.endpoints(profile),
+        "DS_ENVIRONMENT": "dev" if profile == "dev" else "test",
+        "DS_JWKS_URL": f"http://127.0.0.1:{base}/.well-known/jwks.json",
+        "DS_TRANSCRIPTS_PROGRESS_URL": f"http://127.0.0.1:{base + SERVICES.index('progress')}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    if profile == "test":  # end-to-end runs get their own databases beside the other tests'
+        env.update({f"DS_{s.upper()}_MONGO_DB": f"e2e{s}" for s in SERVICES})
+    return env
+
+
+def processes(profile: str) -> list[infra.Server]:
+    ports = PROFILES[profile]
+    base = int(os.environ.get("DS_SERVICES_BASE_PORT", ports["services"]))
+    state = Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile))
+    env = service_env(profile, base)
+    found: list[infra.Server] = []
+    for i, name in enumerate(SERVICES):
+        for role, offset in ROLES.items():
+            found.append(ServiceProcess(f"{name}-{role}", base + i + offset, state, env, service=name, role=role))
+    found.append(Gateway("gateway", int(os.environ.get("DS_GATEWAY_PORT", ports["gateway"])), state,
+                         upstreams={name: base + i for i, name in enumerate(SERVICES)},
+                         rate=os.environ.get("DS_GATEWAY_RATE", ports["rate"]),
+                         auth_rate=os.environ.get("DS_GATEWAY_AUTH_RATE", ports["auth_rate"])))
+    return found
+
+
+def up(profile: str) -> list[infra.Server]:
+    """Start everything; returns the infrastructure servers this call started (to stop them later)."""
+    started = time.monotonic()
+    infra_profile = "dev" if profile == "dev" else "test"
+    ours = [s for s in infra.servers(infra_profile) if not (s.pid() and s.healthy())]
+    for server in infra.servers(infra_profile):
+        server.start()
+    (infra.servers(infra_profile)[0].state / "endpoints.json").write_text(
+        __import__("json").dumps(infra.endpoints(infra_profile), indent=2))
+    procs = processes(profile)
+    auth_api = procs[0]  # the others fetch its JWKS at their first request, so start it first
+    first = auth_api.spawn()
+    if first is not None:
+        auth_api.wait_healthy(first)
+    spawned = [(p, p.spawn()) for p in procs[1:]]
+    infra.log(f"started {len(procs)} processes; waiting until all are healthy")
+    for proc, handle in spawned:
+        if handle is not None:
+            proc.wait_healthy(handle)
+    infra.log(f"system ready in {time.monotonic() - started:.1f}s")
+    return ours
+
+
+def down(profile: str) -> None:
+    for proc in reversed(processes(profile)):
+        proc.stop()
+
+
+def status(profile: str) -> None:
+    infra_profile = "dev" if profile == "dev" else "test"
+    for server in [*infra.servers(infra_profile), *processes(profile)]:
+        print(server.status())
+
+
+def print_urls(profile: str) -> None:
+    procs = processes(profile)
+    gateway = procs[-1]
+    print(f"\n  Gateway (point the front end here): http://localhost:{gateway.port}/dictation-studio")
+    for proc in procs[:-1]:
+        assert isinstance(proc, ServiceProcess)
+        extra = "/docs (OpenAPI)  " if proc.role == "api" else ""
+        print(f"  {proc.name:<22} http://127.0.0.1:{proc.port}{extra and '  ' + extra}/metrics /readyz")
+    print(f"  Logs: {procs[0].state / 'logs'}   Status: make dev-status   Stop: Ctrl-C or make dev-down\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["up", "down", "status"])
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
+    parser.add_argument("--no-seed", action="store_true", help="skip the demo data")
+    parser.add_argument("--detach", action="store_true", help="return once healthy; stop with `down`")
+    args = parser.parse_args()
+    if args.action == "down":
+        down(args.profile)
+        return
+    if args.action == "status":
+        status(args.profile)
+        return
+    started_infra = up(args.profile)
+    if not args.no_seed:
+        import seed  # sibling script; needs the project's environment (httpx)
+
+        seed.main(f"http://127.0.0.1:{processes(args.profile)[-1].port}/dictation-studio", profile=args.profile)
+    print_urls(args.profile)
+    if args.detach:
+        return
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    infra.log("stopping the services and the gateway")
+    down(args.profile)
+    for server in reversed(started_infra):
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
