@@ -45,7 +45,10 @@ async def ensure_indexes(db: AsyncDatabase[Document], specs: Iterable[IndexSpec]
         by_collection.setdefault(spec.collection, []).append(
             IndexModel(list(spec.keys), name=spec.name, unique=spec.unique))
     for collection, models in by_collection.items():
-        await db[collection].create_indexes(models)
+        # One index per command: FerretDB 1.24 panics on a multi-index createIndexes when the
+        # indexes already exist (every restart), while single ones are idempotent as on MongoDB.
+        for model in models:
+            await db[collection].create_indexes([model])
 
 
 def asc(*fields: str) -> list[tuple[str, int]]:
