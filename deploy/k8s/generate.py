@@ -1,0 +1,180 @@
+"""Generate the kustomize base: per service an API (Deployment, Service, HPA, PDB) and two workers
+(relay, consumer), the gateway, the Ingress, and a Strimzi KafkaTopic per event contract.
+
+    uv run python deploy/k8s/generate.py          # rewrite deploy/k8s/base
+    uv run python deploy/k8s/generate.py --check  # fail if the committed base is stale (tests do this)
+
+The base is generated rather than hand-written because the 15 service Deployments differ only in
+their names; the overlays (dev, prod) are hand-written kustomize patches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ds_common.events import contracts  # registers every contract
+from ds_common.events.registry import REGISTRY
+
+BASE = Path(__file__).resolve().parent / "base"
+SERVICES = ["auth", "catalog", "transcripts", "progress", "billing"]
+IMAGE = "dictation-studio/backend"
+PORT = 8000
+KAFKA_CLUSTER = "dictation-studio"
+TOPIC_PARTITIONS = 6
+# Workers: one relay per service (more would only publish duplicates); consumers scale up to
+# the partition count.
+WORKER_REPLICAS = {"relay": 1, "consumer": 2}
+
+
+def labels(name: str, component: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "dictation-studio",
+            "app.kubernetes.io/component": component}
+
+
+def probe(path: str, period: int) -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period, "timeoutSeconds": 3,
+            "failureThreshold": 3}
+
+
+def deployment(service: str, role: str, replicas: int) -> dict[str, Any]:
+    name = f"{service}-{role}"
+    args = ["python", "-m", f"ds_{service}", role, "--host", "0.0.0.0", "--port", str(PORT)]
+    if role == "api":
+        args += ["--workers", "2"]
+    container = {
+        "name": role,
+        "image": IMAGE,
+        "args": args,
+        "ports": [{"name": "http", "containerPort": PORT}],
+        "envFrom": [{"configMapRef": {"name": "backend-config"}},
+                    {"secretRef": {"name": f"{service}-secrets", "optional": role != "api"}}],
+        "readinessProbe": probe("/readyz", 5),
+        "livenessProbe": {**probe("/livez", 10), "initialDelaySeconds": 10},
+        "startupProbe": {**probe("/livez", 2), "failureThreshold": 30},
+        "resources": {"requests": {"cpu": "250m" if role == "api" else "50m",
+                                   "memory": "256Mi" if role == "api" else "128Mi"},
+                      "limits": {"cpu": "1", "memory": "512Mi"}},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 (an emptyDir)
+    }
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels(name, role)},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {
+                "metadata": {"labels": labels(name, role),
+                             "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(PORT)}},
+                "spec": {"containers": [container], "terminationGracePeriodSeconds": 30,
+                         "volumes": [{"name": "tmp", "emptyDir": {}}]},
+            },
+        },
+    }
+
+
+def service(name: str, port: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": labels(name, "api")},
+            "spec": {"selector": {"app.kubernetes.io/name": name},
+                     "ports": [{"name": "http", "port": port, "targetPort": "http"}]}}
+
+
+def hpa(name: str, min_replicas: int, max_replicas: int) -> dict[str, Any]:
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": name},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                     "minReplicas": min_replicas, "maxReplicas": max_replicas,
+                     "metrics": [{"type": "Resource", "resource": {
+                         "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]}}
+
+
+def pdb(name: str) -> dict[str, Any]:
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": name}}}}
+
+
+def service_manifests(name: str) -> list[dict[str, Any]]:
+    api = f"{name}-api"
+    return [deployment(name, "api", 2), service(api, PORT), hpa(api, 2, 10), pdb(api),
+            *(deployment(name, role, n) for role, n in WORKER_REPLICAS.items())]
+
+
+def gateway_manifests() -> list[dict[str, Any]]:
+    env = [{"name": "DS_GATEWAY_PORT", "value": "8080"},
+           {"name": "DS_GATEWAY_RATE", "value": "100"},
+           {"name": "DS_GATEWAY_AUTH_RATE", "value": "120"},
+           {"name": "DS_PUBLIC_ORIGIN", "value": "https://www.dictationstudio.com"},
+           *({"name": f"DS_{s.upper()}_UPSTREAM", "value": f"{s}-api:{PORT}"} for s in SERVICES)]
+    health = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 5}
+    container = {
+        "name": "nginx", "image": "nginx:1.27-alpine", "env": env,
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "readinessProbe": health, "livenessProbe": {**health, "periodSeconds": 10},
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}},
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/etc/nginx/templates/default.conf.template",
+             "subPath": "gateway.conf.template"},
+            {"name": "config", "mountPath": "/etc/nginx/ds_proxy.conf", "subPath": "ds_proxy.conf"}],
+    }
+    deploy = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "gateway", "labels": labels("gateway", "gateway")},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}},
+                 "template": {"metadata": {"labels": labels("gateway", "gateway")},
+                              "spec": {"containers": [container],
+                                       "volumes": [{"name": "config", "configMap": {"name": "gateway-config"}}]}}},
+    }
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "dictation-studio"},
+        "spec": {"ingressClassName": "nginx", "rules": [{"host": "api.example.invalid", "http": {"paths": [
+            {"path": p, "pathType": "Prefix",
+             "backend": {"service": {"name": "gateway", "port": {"number": 8080}}}}
+            for p in ("/dictation-studio", "/ds")]}}]},
+    }
+    return [deploy, service("gateway", 8080), hpa("gateway", 2, 6), pdb("gateway"), ingress]
+
+
+def topic_manifests() -> list[dict[str, Any]]:
+    assert contracts.__name__  # imported for its registrations
+    topics = sorted({c.topic for c in REGISTRY})
+    return [{"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "KafkaTopic",
+             "metadata": {"name": t.replace(".", "-"), "labels": {"strimzi.io/cluster": KAFKA_CLUSTER}},
+             "spec": {"topicName": t, "partitions": TOPIC_PARTITIONS, "replicas": 3,
+                      "config": {"retention.ms": str(30 * 24 * 3600 * 1000), "min.insync.replicas": "2"}}}
+            for t in topics]
+
+
+def files() -> dict[str, str]:
+    out = {f"{name}.yaml": dump(service_manifests(name)) for name in SERVICES}
+    out["gateway.yaml"] = dump(gateway_manifests())
+    out["kafka-topics.yaml"] = dump(topic_manifests())
+    return out
+
+
+def dump(docs: list[dict[str, Any]]) -> str:
+    header = "# Generated by deploy/k8s/generate.py; edit the generator, not this file.\n"
+    return header + yaml.safe_dump_all(docs, sort_keys=False, width=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    stale = []
+    for name, text in files().items():
+        path = BASE / name
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+    if stale:
+        sys.exit(f"deploy/k8s/base is stale ({', '.join(stale)}): run `uv run python deploy/k8s/generate.py`")
+
+
+if __name__ == "__main__":
+    main()

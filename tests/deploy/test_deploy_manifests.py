@@ -1,0 +1,147 @@
+"""docker-compose.yml and the Kubernetes manifests, validated offline (no engine, no cluster here)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ["auth", "catalog", "transcripts", "progress", "billing"]
+ROLES = ["api", "relay", "consumer"]
+K8S_VERSION = "1.32"
+CACHE = Path(os.environ.get("DS_CACHE_DIR", Path.home() / ".cache" / "dictation-studio"))
+
+
+# --- docker-compose ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_runs_every_process_of_every_service_from_one_image(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in SERVICES:
+        for role in ROLES:
+            spec = services[f"{name}-{role}"]
+            assert spec["image"] == "dictation-studio/backend:${DS_IMAGE_TAG:-latest}"
+            assert spec["command"][:4] == ["python", "-m", f"ds_{name}", role]
+            assert (ROOT / "services" / name / f"ds_{name}" / "__main__.py").exists()
+    for infra in ["kafka", "kafka-init", "mongo", "redis", "gateway", "stripe-mock"]:
+        assert infra in services
+
+
+def test_every_compose_service_has_a_health_check_and_dependencies_exist(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, spec in services.items():
+        assert spec.get("healthcheck", {}).get("test"), f"{name} has no health check"
+        for dep, condition in (spec.get("depends_on") or {}).items():
+            assert dep in services, f"{name} depends on unknown {dep}"
+            assert condition["condition"] in ("service_healthy", "service_completed_successfully")
+    assert services["mongo"]["command"][:3] == ["mongod", "--replSet", "rs0"]  # single-node replica set
+    assert "KAFKA_PROCESS_ROLES" in services["kafka"]["environment"]  # KRaft
+
+
+def test_compose_env_files_exist_and_commit_no_secrets(compose: dict[str, Any]) -> None:
+    for spec in compose["services"].values():
+        for env_file in spec.get("env_file", []):
+            path = ROOT / env_file["path"]
+            assert path.exists() or env_file.get("required") is False
+    common = (ROOT / "deploy/compose/common.env").read_text().lower()
+    for word in ("secret=", "password=", "key=", "sk_live", "sk_test", "whsec_"):
+        assert word not in common
+    assert "deploy/compose/secrets.env" in (ROOT / ".gitignore").read_text()
+
+
+def test_gateway_upstreams_point_at_compose_apis(compose: dict[str, Any]) -> None:
+    gateway = compose["services"]["gateway"]
+    template = (ROOT / "deploy/gateway/gateway.conf.template").read_text()
+    for name in SERVICES:
+        host, port = gateway["environment"][f"DS_{name.upper()}_UPSTREAM"].split(":")
+        assert host in compose["services"] and port == "8000"
+        assert f"${{DS_{name.upper()}_UPSTREAM}}" in template
+    assert any("default.conf.template" in v for v in gateway["volumes"])
+
+
+# --- Kubernetes ---------------------------------------------------------------------------------
+def kustomize_command() -> list[str]:
+    if shutil.which("kubectl"):
+        return ["kubectl", "kustomize"]
+    binary = CACHE / "bin" / "kustomize-v5.5.0"
+    if not binary.exists():  # through the Go module proxy, cached
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        gobin = CACHE / "gobin"
+        subprocess.run(["go", "install", "sigs.k8s.io/kustomize/kustomize/v5@v5.5.0"], check=True,
+                       env={**os.environ, "GOBIN": str(gobin),
+                            "PATH": os.environ["PATH"] + ":/usr/local/go/bin"}, timeout=900)
+        (gobin / "kustomize").rename(binary)
+    return [str(binary), "build"]
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def overlay(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    out = subprocess.run([*kustomize_command(), str(ROOT / "deploy/k8s/overlays" / request.param)],
+                         capture_output=True, text=True, check=True, timeout=600)
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+KAFKA_TOPIC_SCHEMA = {  # the fields we use of Strimzi's KafkaTopic v1beta2 CRD
+    "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "metadata": {"type": "object", "required": ["name", "labels"],
+                     "properties": {"labels": {"type": "object", "required": ["strimzi.io/cluster"]}}},
+        "spec": {"type": "object", "additionalProperties": False, "required": ["partitions", "replicas"],
+                 "properties": {"topicName": {"type": "string"}, "partitions": {"type": "integer", "minimum": 1},
+                                "replicas": {"type": "integer", "minimum": 1, "maximum": 32767},
+                                "config": {"type": "object", "additionalProperties": {"type": "string"}}}},
+    },
+}
+
+
+def test_every_manifest_is_valid_against_the_kubernetes_schemas(overlay: list[dict[str, Any]]) -> None:
+    kinds = {d["kind"] for d in overlay}
+    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress",
+            "ConfigMap", "KafkaTopic", "Namespace"} <= kinds
+    for doc in overlay:
+        if doc["kind"] == "KafkaTopic":
+            jsonschema.validate(doc, KAFKA_TOPIC_SCHEMA)
+        else:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_every_process_has_probes_resources_and_secret_references(overlay: list[dict[str, Any]]) -> None:
+    deployments = {d["metadata"]["name"]: d for d in overlay if d["kind"] == "Deployment"}
+    assert {f"{s}-{r}" for s in SERVICES for r in ROLES} | {"gateway"} == set(deployments)
+    for name, deployment in deployments.items():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert container["readinessProbe"] and container["livenessProbe"], name
+            assert container["resources"]["requests"] and container["resources"]["limits"], name
+            for env in container.get("env", []):
+                assert "secret" not in env["name"].lower() or "valueFrom" in env, f"literal secret in {name}"
+    hpas = {d["spec"]["scaleTargetRef"]["name"] for d in overlay if d["kind"] == "HorizontalPodAutoscaler"}
+    assert {f"{s}-api" for s in SERVICES} <= hpas
+    pdbs = {d["metadata"]["name"] for d in overlay if d["kind"] == "PodDisruptionBudget"}
+    assert {f"{s}-api" for s in SERVICES} <= pdbs
+    assert all(d["kind"] != "Secret" for d in overlay)  # secrets are referenced, never committed
+
+
+def test_topics_cover_every_event_contract(overlay: list[dict[str, Any]]) -> None:
+    from ds_common.events import contracts  # noqa: F401  (registers the contracts)
+    from ds_common.events.registry import REGISTRY
+
+    topics = {d["spec"]["topicName"] for d in overlay if d["kind"] == "KafkaTopic"}
+    assert topics == {c.topic for c in REGISTRY}
+
+
+def test_generated_base_and_gateway_copies_are_up_to_date() -> None:
+    subprocess.run([sys.executable, str(ROOT / "deploy/k8s/generate.py"), "--check"], check=True)
+    for name in ("gateway.conf.template", "ds_proxy.conf"):
+        assert (ROOT / "deploy/k8s/base/gateway" / name).read_text() == (ROOT / "deploy/gateway" / name).read_text()
