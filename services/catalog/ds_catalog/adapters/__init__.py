@@ -1,0 +1,1 @@
+"""Catalog adapters: the Mongo repositories and the read cache."""

@@ -1,0 +1,1 @@
+"""Catalog consumers: the transcripts service's state, popularity, and user names."""

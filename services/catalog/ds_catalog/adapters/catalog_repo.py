@@ -1,0 +1,166 @@
+"""Channels and videos in Mongo, designed for `_id` lookups (FerretDB scans everything else).
+
+- `channels`: `_id` = channel id; `videos` holds the channel's video ids in upload order, so a
+  channel's list is one `_id` lookup plus one `_id` `$in` over its videos.
+- `videos`: `_id` = "{channel}:{video}". A video is the aggregate whose events (`video.*`) sit in
+  its outbox, written in the same single-document write as the change. A deleted video stays as a
+  tombstone (`removed: true`) until its `video.removed` event is relayed, and is revived in place
+  when the same video is uploaded again, its `seq` continuing.
+- `_tseq` / `_tat` order the transcript state projected from the transcripts service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from ds_common.events.envelope import Envelope
+from ds_common.events.outbox import document_with_events, outbox_indexes, with_events
+from ds_common.mongo import Document, DuplicateKeyError, IndexSpec, asc
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ds_catalog.domain.values import video_key
+
+CHANNELS = "channels"
+VIDEOS = "videos"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+INDEXES = [
+    IndexSpec(CHANNELS, asc("visibility", "language")),
+    IndexSpec(VIDEOS, asc("channel_id", "removed", "visibility")),
+    *outbox_indexes(VIDEOS),
+]
+
+EventFactory = Callable[[int], Envelope]  # sequence -> the event to store with the change
+PublishOutcome = Literal["created", "duplicate"]
+
+
+class CatalogRepo:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.channels = db[CHANNELS]
+        self.videos = db[VIDEOS]
+
+    # --- channels ---------------------------------------------------------------------------
+    async def list_channels(self, *, visibility: str | None, language: str | None, limit: int) -> list[Document]:
+        query: dict[str, Any] = {}
+        if visibility:
+            query["visibility"] = visibility
+        if language:
+            query["language"] = language
+        docs = await self.channels.find(query).limit(limit).to_list()
+        return sorted(docs, key=lambda d: (d.get("created_at") or EPOCH, d["_id"]))
+
+    async def get_channel(self, channel_id: str) -> Document | None:
+        return await self.channels.find_one({"_id": channel_id})
+
+    async def existing_channel_ids(self, channel_ids: Sequence[str]) -> set[str]:
+        found = await self.channels.find({"_id": {"$in": list(channel_ids)}}, {"_id": 1}).to_list()
+        return {d["_id"] for d in found}
+
+    async def upsert_channel(self, fields: Mapping[str, Any], now: datetime) -> None:
+        """Create or overwrite a channel's descriptive fields; its video list is kept."""
+        await self.channels.update_one(
+            {"_id": fields["id"]},
+            {"$set": {**fields, "updated_at": now}, "$setOnInsert": {"videos": [], "created_at": now}},
+            upsert=True)
+
+    async def create_channel_once(self, fields: Mapping[str, Any], now: datetime, *, source: str) -> bool:
+        """Create a channel unless one exists; True also when `source` created it before (a retry)."""
+        try:
+            await self.channels.insert_one({"_id": fields["id"], **fields, "videos": [], "created_at": now,
+                                            "updated_at": now, "source": source})
+            return True
+        except DuplicateKeyError:
+            existing = await self.channels.find_one({"_id": fields["id"]}, {"source": 1})
+            return bool(existing and existing.get("source") == source)
+
+    async def update_channel(self, channel_id: str, fields: Mapping[str, Any], now: datetime) -> bool:
+        result = await self.channels.update_one({"_id": channel_id}, {"$set": {**fields, "updated_at": now}})
+        return result.matched_count == 1
+
+    async def add_video_to_channel(self, channel_id: str, video_id: str) -> None:
+        await self.channels.update_one({"_id": channel_id}, {"$addToSet": {"videos": video_id}})
+
+    async def remove_video_from_channel(self, channel_id: str, video_id: str) -> None:
+        await self.channels.update_one({"_id": channel_id}, {"$pullAll": {"videos": [video_id]}})
+
+    async def count_channels(self) -> int:
+        return await self.channels.count_documents({})
+
+    # --- videos -----------------------------------------------------------------------------
+    async def get_video(self, channel_id: str, video_id: str) -> Document | None:
+        doc = await self.videos.find_one({"_id": video_key(channel_id, video_id)})
+        return None if doc is None or doc.get("removed") else doc
+
+    async def videos_of(self, channel_id: str, video_ids: Sequence[str]) -> list[Document]:
+        """The live videos among `video_ids`, in that order."""
+        if not video_ids:
+            return []
+        keys = [video_key(channel_id, v) for v in video_ids]
+        found = await self.videos.find({"_id": {"$in": keys}}, {"_outbox": 0}).to_list()
+        by_key = {d["_id"]: d for d in found if not d.get("removed")}
+        return [by_key[k] for k in keys if k in by_key]
+
+    async def live_videos(self, limit: int) -> list[Document]:
+        """Every live video's counting fields (admin analytics: bounded)."""
+        projection = {"channel_id": 1, "video_id": 1, "title": 1, "visibility": 1, "is_refined": 1}
+        return await self.videos.find({"removed": False}, projection).limit(limit).to_list()
+
+    async def public_videos(self, limit: int) -> list[Document]:
+        projection = {"channel_id": 1, "video_id": 1, "title": 1, "link": 1}
+        return await self.videos.find({"removed": False, "visibility": "public"}, projection).limit(limit).to_list()
+
+    async def count_videos(self) -> int:
+        return await self.videos.count_documents({"removed": False})
+
+    async def publish_video(self, channel_id: str, video_id: str, fields: Mapping[str, Any],
+                            event: EventFactory) -> PublishOutcome:
+        """Store a new video with its `video.published` event, or report a duplicate."""
+        key = video_key(channel_id, video_id)
+        existing = await self.videos.find_one({"_id": key}, {"removed": 1, "seq": 1})
+        if existing is not None and not existing.get("removed"):
+            return "duplicate"
+        seq = int(existing.get("seq", 0)) + 1 if existing else 1
+        state = {**fields, "channel_id": channel_id, "video_id": video_id, "removed": False, "seq": seq,
+                 "_tseq": -1, "_tat": EPOCH}
+        if existing is None:
+            try:
+                await self.videos.insert_one(document_with_events({"_id": key, **state}, event(seq)))
+            except DuplicateKeyError:  # a concurrent upload of the same video won
+                return "duplicate"
+            return "created"
+        revived = await self.videos.update_one({"_id": key, "removed": True, "seq": seq - 1},
+                                               with_events({"$set": state}, event(seq)))
+        return "created" if revived.matched_count == 1 else "duplicate"
+
+    async def change_video(self, channel_id: str, video_id: str, fields: Mapping[str, Any],
+                           event: EventFactory) -> Document | None:
+        """Apply `fields` to a live video with the event they cause; None if it does not exist.
+
+        Compare-and-set on `seq`, so concurrent admin edits never reuse a sequence number.
+        """
+        key = video_key(channel_id, video_id)
+        for _ in range(5):
+            current = await self.videos.find_one({"_id": key, "removed": False}, {"_outbox": 0})
+            if current is None:
+                return None
+            seq = int(current["seq"]) + 1
+            update = with_events({"$set": {**fields, "seq": seq}}, event(seq))
+            result = await self.videos.update_one({"_id": key, "removed": False, "seq": seq - 1}, update)
+            if result.matched_count == 1:
+                return {**current, **fields, "seq": seq}
+        raise RuntimeError(f"video {key} kept changing under concurrent edits")
+
+    async def remove_video(self, channel_id: str, video_id: str, now: datetime, event: EventFactory) -> bool:
+        """Tombstone a live video with its `video.removed` event; False if there is none."""
+        changed = await self.change_video(channel_id, video_id, {"removed": True, "removed_at": now}, event)
+        return changed is not None
+
+    async def apply_transcript_state(self, channel_id: str, video_id: str, sequence: int, at: datetime,
+                                     fields: Mapping[str, Any]) -> bool:
+        """Project the transcripts service's state: newer (sequence, time) wins; never creates a video."""
+        newer = {"$or": [{"_tseq": {"$lt": sequence}}, {"_tseq": sequence, "_tat": {"$lt": at}}]}
+        result = await self.videos.update_one({"_id": video_key(channel_id, video_id), **newer},
+                                              {"$set": {**fields, "_tseq": sequence, "_tat": at}})
+        return result.modified_count == 1

@@ -1,0 +1,65 @@
+"""What every catalog route needs, installed on `app.state.ctx` by the API lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from ds_common.auth import Principal, current_principal
+from ds_common.clock import Clock
+from ds_common.errors import Unauthorized
+from ds_common.events.envelope import Envelope, EventData, new_event
+from ds_common.events.outbox import OutboxNudge
+from ds_common.redis import RateLimiter
+from fastapi import Depends, Request
+from fastapi.responses import Response
+
+from ds_catalog import SERVICE
+from ds_catalog.adapters.cache import ReadCache
+from ds_catalog.adapters.catalog_repo import CatalogRepo
+from ds_catalog.adapters.submissions_repo import SubmissionsRepo
+from ds_catalog.settings import Settings
+
+
+@dataclass
+class Ctx:
+    settings: Settings
+    catalog: CatalogRepo
+    submissions: SubmissionsRepo
+    cache: ReadCache
+    nudge: OutboxNudge
+    limiter: RateLimiter
+    clock: Clock
+
+
+def _ctx(request: Request) -> Ctx:
+    ctx: Ctx = request.app.state.ctx
+    return ctx
+
+
+async def _viewer(request: Request) -> Principal | None:
+    """The caller of a public route: a token that does not verify is treated as no token, so an
+    expired session never hides the public catalog."""
+    if "authorization" not in request.headers:
+        return None
+    try:
+        return await current_principal(request)
+    except Unauthorized:
+        return None
+
+
+CatalogCtx = Annotated[Ctx, Depends(_ctx)]
+Viewer = Annotated[Principal | None, Depends(_viewer)]
+
+
+def json_bytes(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def json_response(body: bytes, status_code: int = 200) -> Response:
+    return Response(content=body, status_code=status_code, media_type="application/json")
+
+
+def catalog_event(data: EventData, *, key: str, sequence: int) -> Envelope:
+    return new_event(data, key=key, sequence=sequence, producer=SERVICE)
