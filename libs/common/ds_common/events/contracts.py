@@ -89,6 +89,19 @@ class PaymentCompleted(EventData):
     provider_ref: str = ""
 
 
+@contract("billing.stripe_event_received", producer="billing")
+class StripeEventReceived(EventData):
+    """Internal to billing: a verified Stripe webhook event was stored once and awaits fulfilment.
+
+    The Stripe object stays in billing's store (keyed by `stripe_event_id`); this event only wakes
+    billing's consumer, so no payment details travel on Kafka.
+    """
+
+    stripe_event_id: str
+    stripe_type: str
+    created: datetime
+
+
 # --- catalog ------------------------------------------------------------------------------------
 class TranscriptLine(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
