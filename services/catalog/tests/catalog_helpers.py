@@ -59,3 +59,17 @@ async def upload_videos(client: httpx.AsyncClient, admin: dict[str, str], channe
     r = await upload(client, admin, [video_item(channel_id, v, **overrides) for v in ids])
     assert r.status_code == 200 and r.json()["success_count"] == count, r.text
     return ids
+
+
+async def eventually(check, *, timeout: float = 20.0, interval: float = 0.05):
+    """Poll the async `check` until it returns something truthy; fail after `timeout` seconds."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(interval)

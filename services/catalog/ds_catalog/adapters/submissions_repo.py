@@ -60,8 +60,9 @@ class SubmissionsRepo:
         update: dict[str, Any] = {"$set": dict(fields)}
         if unset:
             update["$unset"] = {name: "" for name in unset}
-        return await self.recommendations.find_one_and_update(
-            {"_id": rec_id}, update, projection=_HIDDEN, return_document=ReturnDocument.AFTER)
+        # No projection here: FerretDB does not implement it for findAndModify; views drop internals.
+        return await self.recommendations.find_one_and_update({"_id": rec_id}, update,
+                                                              return_document=ReturnDocument.AFTER)
 
     # --- video error reports ----------------------------------------------------------------
     async def add_report(self, doc: Document) -> None:
