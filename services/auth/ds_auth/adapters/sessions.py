@@ -1,0 +1,223 @@
+"""Sessions and refresh-token rotation.
+
+- Mongo `sessions` (`_id` = session id) is the durable record: owner, absolute expiry, revocation
+  (with `session.revoked` in its outbox, same write) and a checkpoint of the rotation state.
+- The rotation itself runs in Redis, in ONE Lua script per refresh (compare-and-rotate is atomic,
+  so concurrent refreshes cannot fork a session). The test server (FerretDB) serialises writes at
+  a few hundred per second, far below the refresh target, so the rotation state reaches Mongo
+  write-behind: coalesced per session and flushed every `checkpoint_interval_s`. If Redis loses
+  a session, it is restored from that checkpoint; a refresh whose token is newer than the
+  checkpoint then fails with 401 (the user signs in again) — it never revokes or forks anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from ds_common.auth import SessionRevocations
+from ds_common.clock import Clock, from_ms, to_ms
+from ds_common.events.contracts import SessionRevoked
+from ds_common.events.envelope import new_event
+from ds_common.events.outbox import OutboxNudge, with_events
+from ds_common.mongo import Document
+from ds_common.redis import KeySpace
+from pymongo import UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
+
+from ds_auth.domain import tokens
+from ds_auth.domain.tokens import RefreshToken
+
+logger = logging.getLogger("ds.auth.sessions")
+
+RevokeReason = Literal["logout", "refresh_reuse", "admin"]
+RETIRED_KEPT = 8  # older tokens recognised as reuse (anything else is just an invalid token)
+
+# KEYS[1] session hash; ARGV: presented hash, successor hash, now ms, grace ms, refresh lifetime ms.
+_ROTATE = """
+local s = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'grace', 'retired', 'exp', 'max', 'revoked', 'user', 'gen')
+if not s[1] then return {'missing'} end
+if s[7] == '1' then return {'revoked', s[8]} end
+local now = tonumber(ARGV[3])
+if now > tonumber(s[5]) or now > tonumber(s[6]) then return {'expired', s[8]} end
+local h = ARGV[1]
+if s[1] == h then
+  local kept, n = {}, 0
+  for t in string.gmatch((s[2] or '') .. ' ' .. (s[4] or ''), '%S+') do
+    n = n + 1
+    if n <= %(kept)d then kept[n] = t end
+  end
+  local retired = table.concat(kept, ' ')
+  local exp = math.min(now + tonumber(ARGV[5]), tonumber(s[6]))
+  local grace = now + tonumber(ARGV[4])
+  local gen = tonumber(s[9]) + 1
+  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', h, 'grace', grace, 'retired', retired, 'exp', exp, 'gen', gen)
+  redis.call('PEXPIRE', KEYS[1], exp - now + tonumber(ARGV[4]))
+  return {'rotated', s[8], tostring(exp), retired, tostring(gen), tostring(grace)}
+end
+if s[2] == h then
+  if now <= tonumber(s[3]) then return {'grace', s[8]} end
+  redis.call('HSET', KEYS[1], 'revoked', '1')
+  return {'reuse', s[8]}
+end
+for t in string.gmatch(s[4] or '', '%S+') do
+  if t == h then
+    redis.call('HSET', KEYS[1], 'revoked', '1')
+    return {'reuse', s[8]}
+  end
+end
+return {'invalid', s[8]}
+""".replace("%(kept)d", str(RETIRED_KEPT))
+
+# Restore a session hash from its Mongo checkpoint unless Redis already has it.
+_RESTORE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    outcome: str  # rotated | grace | reuse | revoked | expired | invalid | missing
+    user_id: str | None = None
+    token: RefreshToken | None = None  # the token the client must use next
+
+
+class SessionStore:
+    def __init__(self, db: AsyncDatabase[Document], redis: Redis, keys: KeySpace, clock: Clock, *,
+                 refresh_key: bytes, refresh_ttl_s: int, max_age_s: int, grace_s: float, access_ttl_s: int,
+                 revocations: SessionRevocations, nudge: OutboxNudge) -> None:
+        self.db = db
+        self.redis = redis
+        self.keys = keys
+        self.clock = clock
+        self.refresh_key = refresh_key
+        self.refresh_ttl_ms = refresh_ttl_s * 1000
+        self.max_age_s = max_age_s
+        self.grace_ms = int(grace_s * 1000)
+        self.access_ttl_s = access_ttl_s
+        self.revocations = revocations
+        self.nudge = nudge
+        self.dirty: dict[str, dict[str, Any]] = {}  # write-behind checkpoints, newest per session
+        self._rotate = redis.register_script(_ROTATE)
+        self._restore = redis.register_script(_RESTORE)
+
+    def _key(self, session_id: str) -> str:
+        return self.keys("session", session_id)
+
+    async def create(self, user_id: str) -> RefreshToken:
+        now = self.clock.now()
+        token = tokens.first_token(tokens.new_session_id())
+        max_ms = to_ms(now + timedelta(seconds=self.max_age_s))
+        state = {"user": user_id, "cur": token.hash, "prev": "", "grace": 0, "retired": "",
+                 "exp": min(to_ms(now) + self.refresh_ttl_ms, max_ms), "max": max_ms, "gen": 0, "revoked": "0"}
+        await self.db.sessions.insert_one({"_id": token.session_id, "user_id": user_id, "created_at": now,
+                                           "expires_at": from_ms(max_ms), "revoked_at": None, "refresh": state})
+        await self._restore_hash(token.session_id, state)
+        return token
+
+    async def _restore_hash(self, session_id: str, state: dict[str, Any]) -> None:
+        ttl_ms = max(int(state["exp"]) - to_ms(self.clock.now()) + self.grace_ms, 1000)
+        flat = [str(x) for pair in state.items() for x in pair]
+        await self._restore(keys=[self._key(session_id)], args=[ttl_ms, *flat])
+
+    async def refresh(self, token: RefreshToken) -> Refreshed:
+        successor = token.successor(self.refresh_key)
+        for _ in range(2):  # a second round only after restoring a session Redis had lost
+            reply = await self._rotate(keys=[self._key(token.session_id)],
+                                       args=[token.hash, successor.hash, to_ms(self.clock.now()),
+                                             self.grace_ms, self.refresh_ttl_ms])
+            outcome, *rest = [r.decode() if isinstance(r, bytes) else str(r) for r in reply]
+            if outcome != "missing":
+                break
+            if not await self._restore_from_mongo(token.session_id):
+                return Refreshed("invalid")
+        else:
+            return Refreshed("invalid")
+        user_id = rest[0] if rest else None
+        if outcome == "rotated":
+            exp, retired, gen, grace = rest[1:5]
+            self.dirty[token.session_id] = {"user": user_id, "cur": successor.hash, "prev": token.hash,
+                                            "grace": int(grace), "retired": retired, "exp": int(exp),
+                                            "gen": int(gen)}
+            return Refreshed(outcome, user_id, successor)
+        if outcome == "grace":
+            return Refreshed(outcome, user_id, successor)  # the same successor the first caller got
+        if outcome == "reuse" and user_id:
+            await self.revoke(token.session_id, user_id, reason="refresh_reuse")
+        return Refreshed(outcome, user_id)
+
+    async def _restore_from_mongo(self, session_id: str) -> bool:
+        doc = await self.db.sessions.find_one({"_id": session_id}, {"_outbox": 0})
+        if doc is None or doc.get("revoked_at") is not None or doc["expires_at"] <= self.clock.now():
+            return False
+        state = {**doc["refresh"], "revoked": "0"}
+        state["max"] = to_ms(doc["expires_at"])
+        await self._restore_hash(session_id, state)
+        return True
+
+    async def revoke(self, session_id: str, user_id: str, *, reason: RevokeReason) -> bool:
+        """Durable revocation with its event in the same write, then immediate effect in auth."""
+        now = self.clock.now()
+        until = now + timedelta(seconds=self.access_ttl_s)
+        event = new_event(SessionRevoked(session_id=session_id, user_id=user_id, reason=reason,
+                                         access_expires_at=until),
+                          key=user_id, sequence=to_ms(now), producer="auth")
+        result = await self.db.sessions.update_one(
+            {"_id": session_id, "revoked_at": None},
+            with_events({"$set": {"revoked_at": now, "revoked_reason": reason}}, event))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self._key(session_id), "revoked", "1")
+            pipe.expire(self._key(session_id), self.access_ttl_s + 60)
+            await pipe.execute()
+        await self.revocations.revoke(session_id, until=until)
+        self.dirty.pop(session_id, None)
+        if result.modified_count:
+            await self.nudge.nudge()
+        return bool(result.modified_count)
+
+    async def active_sessions(self, user_id: str, limit: int = 1000) -> list[str]:
+        docs = self.db.sessions.find({"user_id": user_id, "revoked_at": None,
+                                      "expires_at": {"$gt": self.clock.now()}}, {"_id": 1}).limit(limit)
+        return [d["_id"] for d in await docs.to_list()]
+
+    # --- write-behind checkpoints -----------------------------------------------------------------
+    async def flush(self) -> int:
+        if not self.dirty:
+            return 0
+        batch, self.dirty = self.dirty, {}
+        ops = [UpdateOne({"_id": sid, "revoked_at": None, "refresh.gen": {"$lt": state["gen"]}},
+                         {"$set": {"refresh": state}}) for sid, state in batch.items()]
+        try:
+            await self.db.sessions.bulk_write(ops, ordered=False)
+        except Exception:
+            for sid, state in batch.items():  # keep them for the next round unless newer ones came
+                if sid not in self.dirty or self.dirty[sid]["gen"] < state["gen"]:
+                    self.dirty[sid] = state
+            raise
+        return len(ops)
+
+    async def run_checkpoints(self, stop: asyncio.Event, interval_s: float) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            try:
+                await self.flush()
+            except Exception:
+                logger.warning("session checkpoint flush failed; retrying next round", exc_info=True)
+
+
+async def purge_expired_sessions(db: AsyncDatabase[Document], now: datetime, batch: int = 500) -> int:
+    """Sessions past their absolute expiry are dropped (no TTL indexes on the test server)."""
+    ids = [d["_id"] for d in await db.sessions.find({"expires_at": {"$lt": now}}, {"_id": 1}).limit(batch).to_list()]
+    if not ids:
+        return 0
+    result = await db.sessions.delete_many({"_id": {"$in": ids}, "_outbox_pending": {"$ne": True}})
+    return result.deleted_count

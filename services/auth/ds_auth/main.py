@@ -1,0 +1,79 @@
+"""The auth processes: `api_app` (HTTP), `relay_app` (outbox → Kafka), `consumer_app` (Kafka → effects)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator
+
+from ds_common import service
+from ds_common.auth import TokenVerifier
+from ds_common.clock import Clock, SystemClock
+from ds_common.redis import KeySpace, RateLimiter
+from ds_common.runtime import background
+from ds_common.web import create_app
+from fastapi import FastAPI
+
+from ds_auth.adapters.feedback import FeedbackStore
+from ds_auth.adapters.identity import IdentityVerifier
+from ds_auth.adapters.keys import load_keyring
+from ds_auth.adapters.sessions import SessionStore
+from ds_auth.adapters.users import INDEXES, UserStore
+from ds_auth.api import auth_routes, jwks_routes, user_routes
+from ds_auth.api.context import ACCESS_HEADER, REFRESH_HEADER, AuthContext
+from ds_auth.messaging.handlers import handlers, purge_sessions_forever
+from ds_auth.settings import Settings
+
+OUTBOX_COLLECTIONS = ["users", "sessions"]
+
+
+def api_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with service.api_stores(settings, app, INDEXES) as stores:
+            keys = KeySpace(settings.service_name)
+            keyring = await load_keyring(settings, stores.db)
+            revocations = service.revocations_for(settings, stores)
+            # Auth verifies its own access tokens with its in-process keys (same checks, no HTTP).
+            app.state.verifier = TokenVerifier(keyring, issuer=settings.jwt_issuer,  # type: ignore[arg-type]
+                                               audience=settings.jwt_audience, revocations=revocations)
+            sessions = SessionStore(
+                stores.db, stores.redis, keys, clock, refresh_key=keyring.refresh_key,
+                refresh_ttl_s=settings.refresh_token_ttl_s, max_age_s=settings.session_max_age_s,
+                grace_s=settings.refresh_grace_s, access_ttl_s=settings.access_token_ttl_s,
+                revocations=revocations, nudge=app.state.nudge)
+            identity = IdentityVerifier.from_settings(settings)
+            app.state.auth = AuthContext(
+                settings=settings, clock=clock, keyring=keyring, users=UserStore(stores.db, stores.redis, keys, clock),
+                sessions=sessions, identity=identity, feedback=FeedbackStore(stores.db, clock),
+                limiter=RateLimiter(stores.redis, keys))
+            try:
+                checkpoints = functools.partial(sessions.run_checkpoints, interval_s=settings.checkpoint_interval_s)
+                async with background([checkpoints]):
+                    yield
+            finally:
+                await identity.aclose()
+
+    return create_app(settings, title="auth", lifespan=lifespan,
+                      routers=[jwks_routes.router, auth_routes.router, user_routes.router],
+                      expose_headers=[ACCESS_HEADER, REFRESH_HEADER])
+
+
+def relay_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    return service.relay_app(settings, OUTBOX_COLLECTIONS, INDEXES)
+
+
+def consumer_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    keys = KeySpace(settings.service_name)
+    return service.consumer_app(
+        settings, group=settings.service_name, indexes=INDEXES,
+        handlers=lambda stores: handlers(stores, keys),
+        workers=lambda stores: [functools.partial(purge_sessions_forever, stores)])
+
+
+PROCESSES = {"api": api_app, "relay": relay_app, "consumer": consumer_app}

@@ -1,0 +1,48 @@
+"""The auth consumer: mirror billing's `plan.changed` into the user object; purge old sessions.
+
+(`session.revoked` is applied by ds_common's consumer_app in every service, auth included.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+from ds_common.clock import Clock, SystemClock
+from ds_common.events.consumer import Handler
+from ds_common.events.contracts import PlanChanged
+from ds_common.events.envelope import Envelope
+from ds_common.redis import KeySpace
+from ds_common.runtime import Stores
+
+from ds_auth.adapters.sessions import purge_expired_sessions
+from ds_auth.adapters.users import UserStore
+
+logger = logging.getLogger("ds.auth.consumer")
+PURGE_INTERVAL_S = 3600
+
+
+def handlers(stores: Stores, keys: KeySpace, clock: Clock | None = None) -> Mapping[str, Handler]:
+    users = UserStore(stores.db, stores.redis, keys, clock or SystemClock())
+
+    async def on_plan_changed(event: Envelope) -> None:
+        data = PlanChanged.model_validate(event.data)
+        # Full-state event: the newest sequence wins, replays and stale events are no-ops.
+        await users.apply_plan(data.user_id, event.sequence, data.entitlement.model_dump(mode="json"), data.source)
+
+    return {"plan.changed": on_plan_changed}
+
+
+async def purge_sessions_forever(stores: Stores, stop: asyncio.Event, clock: Clock | None = None) -> None:
+    clock = clock or SystemClock()
+    while not stop.is_set():
+        try:
+            purged = await purge_expired_sessions(stores.db, clock.now())
+            if purged:
+                logger.info("purged %d expired sessions", purged)
+        except Exception:
+            logger.warning("session purge failed", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=PURGE_INTERVAL_S)

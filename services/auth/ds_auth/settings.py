@@ -1,0 +1,56 @@
+"""Auth settings: `DS_AUTH_<FIELD>`, falling back to the shared `DS_<FIELD>`.
+
+Secrets (SecretStr) are mandatory in production (fail closed, legacy W3). In dev and test, when no
+signing key or refresh-token key is configured, auth generates them once and keeps them in its own
+database so every API worker process signs and verifies with the same keys.
+"""
+
+from __future__ import annotations
+
+from ds_common.settings import ServiceSettings, service_config
+from pydantic import SecretStr
+
+
+class Settings(ServiceSettings):
+    model_config = service_config("AUTH")
+
+    service_name: str = "auth"
+    mongo_db: str = "auth"
+
+    # Ed25519 private keys as PEM, several concatenated during a rotation: the FIRST one signs, all
+    # are published in the JWKS. `file:/path` reads them from a file (a mounted secret).
+    signing_keys: SecretStr | None = None
+    # HMAC key that derives each refresh token's successor (lets concurrent refreshes agree).
+    refresh_token_key: SecretStr | None = None
+
+    access_token_ttl_s: int = 3600  # the front end refreshes when less than 10 minutes remain
+    refresh_token_ttl_s: int = 30 * 24 * 3600  # sliding: every rotation starts a new 30 days
+    session_max_age_s: int = 90 * 24 * 3600  # absolute cap, whatever the rotations
+    refresh_grace_s: float = 10.0  # concurrent refreshes with one token all succeed within this
+    checkpoint_interval_s: float = 1.0  # rotation state reaches Mongo at most this late
+
+    # --- proof of identity at login -----------------------------------------------------------
+    # Supabase access tokens (what the legacy front end signs in with). Enabled when an issuer and
+    # either an HS256 secret (Supabase's legacy JWT secret) or a JWKS URL are set.
+    supabase_issuer: str = ""  # e.g. https://<project>.supabase.co/auth/v1
+    supabase_audience: str = "authenticated"
+    supabase_jwks_url: str = ""
+    supabase_jwt_secret: SecretStr | None = None
+    # Google ID tokens (RS256 from Google's JWKS). Enabled when at least one client id is set.
+    google_client_ids: list[str] = []
+    google_issuers: list[str] = ["https://accounts.google.com", "accounts.google.com"]
+    google_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+
+    # --- rate limits (fixed windows of 60 s, in Redis) ----------------------------------------
+    limit_login_per_ip: int = 30
+    limit_login_per_account: int = 10
+    limit_register_per_ip: int = 10
+    limit_refresh_per_ip: int = 600
+    limit_refresh_per_session: int = 30
+    limit_check_email_per_ip: int = 30
+    limit_feedback_per_user: int = 10
+
+    # --- feedback uploads --------------------------------------------------------------------
+    feedback_max_images: int = 3
+    feedback_max_image_bytes: int = 2 * 1024 * 1024
+    feedback_max_message_chars: int = 5000

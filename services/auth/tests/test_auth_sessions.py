@@ -1,0 +1,159 @@
+"""Refresh-token rotation with a grace interval, reuse detection, logout, key rotation, bad access tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import timedelta
+
+import httpx
+import jwt
+import pytest
+from auth_helpers import IdentityProvider, MovableClock, bearer, running_api, sign_in, unique_email
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from ds_auth.adapters.keys import private_pem
+from ds_auth.settings import Settings
+from ds_common.events.outbox import OUTBOX
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+pytestmark = pytest.mark.integration
+
+
+async def userinfo(client: httpx.AsyncClient, access: str, email: str) -> httpx.Response:
+    return await client.get(f"/auth/userinfo/{email}", headers=bearer(access))
+
+
+async def test_refresh_rotates_and_returns_the_bare_user(client: httpx.AsyncClient, idp: IdentityProvider) -> None:
+    email = unique_email()
+    first = await sign_in(client, idp, email)
+    r1 = first.headers["x-ds-refresh-token"]
+    r = await client.post("/auth/refresh-token", headers=bearer(r1))
+    assert r.status_code == 200, r.text
+    assert r.json()["email"] == email and "message" not in r.json()  # legacy: the bare User object
+    r2 = r.headers["x-ds-refresh-token"]
+    assert r2 != r1 and r2.split(".")[1] == r1.split(".")[1]  # same session, new token
+    assert (await userinfo(client, r.headers["x-ds-access-token"], email)).status_code == 200
+    again = await client.post("/auth/refresh-token", headers=bearer(r2))
+    assert again.status_code == 200 and again.headers["x-ds-refresh-token"] not in (r1, r2)
+
+
+async def test_five_concurrent_refreshes_all_succeed_then_replay_after_grace_revokes(
+        client: httpx.AsyncClient, app: FastAPI, clock: MovableClock, idp: IdentityProvider) -> None:
+    email = unique_email()
+    signed = await sign_in(client, idp, email)
+    token = signed.headers["x-ds-refresh-token"]
+    burst = await asyncio.gather(*(client.post("/auth/refresh-token", headers=bearer(token)) for _ in range(5)))
+    assert [r.status_code for r in burst] == [200] * 5, [r.text for r in burst]
+    successors = {r.headers["x-ds-refresh-token"] for r in burst}
+    assert len(successors) == 1  # consistent: whichever reply the browser keeps, it holds a valid token
+    sessions = {jwt.decode(r.headers["x-ds-access-token"], options={"verify_signature": False})["sid"] for r in burst}
+    assert sessions == {token.split(".")[1]}
+    successor = successors.pop()
+    access = burst[0].headers["x-ds-access-token"]
+    assert (await userinfo(client, access, email)).status_code == 200  # session alive
+
+    clock.advance(timedelta(seconds=app.state.settings.refresh_grace_s + 1))
+    replay = await client.post("/auth/refresh-token", headers=bearer(token))
+    assert replay.status_code == 401 and "reuse" in replay.json()["error"]
+    # The whole session is gone: its successor token and its access tokens are refused.
+    assert (await client.post("/auth/refresh-token", headers=bearer(successor))).status_code == 401
+    assert (await userinfo(client, access, email)).status_code == 401
+    doc = await app.state.stores.db.sessions.find_one({"_id": token.split(".")[1]})
+    assert doc["revoked_reason"] == "refresh_reuse"
+    assert [e["data"]["reason"] for e in doc[OUTBOX] if e["type"] == "session.revoked"] == ["refresh_reuse"]
+
+
+async def test_invalid_refresh_tokens_are_401_and_revoke_nothing(client: httpx.AsyncClient,
+                                                                 idp: IdentityProvider) -> None:
+    email = unique_email()
+    signed = await sign_in(client, idp, email)
+    refresh, access = signed.headers["x-ds-refresh-token"], signed.headers["x-ds-access-token"]
+    sid = refresh.split(".")[1]
+    for bad in (access, f"rt1.{sid}.{'A' * 43}", f"rt1.{uuid.uuid4().hex}.{'B' * 43}", "garbage"):
+        r = await client.post("/auth/refresh-token", headers=bearer(bad))
+        assert r.status_code == 401 and set(r.json()) == {"error"}
+    assert (await client.post("/auth/refresh-token")).status_code == 401
+    assert (await client.post("/auth/refresh-token", headers=bearer(refresh))).status_code == 200
+
+
+async def test_logout_revokes_the_session_at_once_and_queues_session_revoked(
+        client: httpx.AsyncClient, app: FastAPI, idp: IdentityProvider) -> None:
+    email = unique_email()
+    signed = await sign_in(client, idp, email)
+    access, refresh = signed.headers["x-ds-access-token"], signed.headers["x-ds-refresh-token"]
+    other = await sign_in(client, idp, email)  # a second device stays signed in
+    out = await client.post("/auth/logout", headers=bearer(access))
+    assert out.status_code == 200 and out.json() == {"message": "Successfully logged out"}
+    assert (await userinfo(client, access, email)).status_code == 401
+    assert (await client.post("/auth/refresh-token", headers=bearer(refresh))).status_code == 401
+    assert (await userinfo(client, other.headers["x-ds-access-token"], email)).status_code == 200
+    doc = await app.state.stores.db.sessions.find_one({"_id": refresh.split(".")[1]})
+    event = next(e for e in doc[OUTBOX] if e["type"] == "session.revoked")
+    assert event["data"]["session_id"] == doc["_id"] and event["data"]["reason"] == "logout"
+    assert (await client.post("/auth/logout")).status_code == 401
+
+
+async def test_a_session_lost_by_redis_comes_back_from_its_mongo_checkpoint(
+        client: httpx.AsyncClient, app: FastAPI, idp: IdentityProvider) -> None:
+    signed = await sign_in(client, idp, unique_email())
+    r = await client.post("/auth/refresh-token", headers=bearer(signed.headers["x-ds-refresh-token"]))
+    current = r.headers["x-ds-refresh-token"]
+    ctx = app.state.auth
+    await ctx.sessions.flush()  # what the checkpoint loop does every second
+    await app.state.stores.redis.delete(ctx.sessions._key(current.split(".")[1]))
+    restored = await client.post("/auth/refresh-token", headers=bearer(current))
+    assert restored.status_code == 200, restored.text
+
+
+async def test_refresh_token_expires(client: httpx.AsyncClient, app: FastAPI, clock: MovableClock,
+                                     idp: IdentityProvider) -> None:
+    signed = await sign_in(client, idp, unique_email())
+    clock.advance(timedelta(seconds=app.state.settings.refresh_token_ttl_s + 5))
+    try:
+        r = await client.post("/auth/refresh-token", headers=bearer(signed.headers["x-ds-refresh-token"]))
+        assert r.status_code == 401 and r.json() == {"error": "Refresh token has expired"}
+    finally:
+        clock.advance(-timedelta(seconds=app.state.settings.refresh_token_ttl_s + 5))
+
+
+@pytest.mark.parametrize("case", ["expired", "wrong_audience", "alg_none", "forged", "wrong_type", "hs256"])
+async def test_bad_access_tokens_are_401(client: httpx.AsyncClient, app: FastAPI, idp: IdentityProvider,
+                                         case: str) -> None:
+    email = unique_email()
+    signed = await sign_in(client, idp, email)
+    good = jwt.decode(signed.headers["x-ds-access-token"], options={"verify_signature": False})
+    keyring = app.state.auth.keyring
+    now = int(time.time())
+    claims = {**good, "jti": uuid.uuid4().hex}
+    kid = {"kid": keyring.signing.kid}
+    token = {
+        "expired": lambda: jwt.encode({**claims, "iat": now - 7200, "exp": now - 3600}, keyring.signing.private,
+                                      algorithm="EdDSA", headers=kid),
+        "wrong_audience": lambda: jwt.encode({**claims, "aud": "other"}, keyring.signing.private,
+                                             algorithm="EdDSA", headers=kid),
+        "alg_none": lambda: jwt.encode(claims, None, algorithm="none", headers=kid),
+        "forged": lambda: jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers=kid),
+        "wrong_type": lambda: jwt.encode({**claims, "typ": "refresh"}, keyring.signing.private,
+                                         algorithm="EdDSA", headers=kid),
+        "hs256": lambda: jwt.encode(claims, "secret-guess-that-is-long-enough-000", algorithm="HS256", headers=kid),
+    }[case]()
+    r = await userinfo(client, token, email)
+    assert r.status_code == 401 and set(r.json()) == {"error"}
+
+
+async def test_two_keys_during_rotation(settings: Settings, idp: IdentityProvider) -> None:
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    email = unique_email()
+    before = settings.model_copy(update={"signing_keys": SecretStr(private_pem(old))})
+    async with running_api(before) as (client, _):
+        old_access = (await sign_in(client, idp, email)).headers["x-ds-access-token"]
+    during = settings.model_copy(update={"signing_keys": SecretStr(private_pem(new) + private_pem(old))})
+    async with running_api(during) as (client, _):
+        kids = [k["kid"] for k in (await client.get("/.well-known/jwks.json")).json()["keys"]]
+        new_access = (await sign_in(client, idp, email)).headers["x-ds-access-token"]
+        assert len(kids) == 2 and jwt.get_unverified_header(new_access)["kid"] == kids[0]
+        assert jwt.get_unverified_header(old_access)["kid"] == kids[1]
+        for access in (old_access, new_access):  # both verify while both keys are published
+            assert (await userinfo(client, access, email)).status_code == 200
