@@ -1,0 +1,119 @@
+"""Redis: the hot-read copy of progress, the practice-time totals shown after a save, and the
+per-learner "previous save" clock used to clamp durations (W20).
+
+Redis is never the only copy: the progress cache is filled from the store on a miss. A save bumps
+a generation counter and updates the cached hash only if it exists; a fill writes only if the
+generation it saw before reading the store is unchanged, so a fill racing a save can never cache
+a state older than that save.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ds_common.mongo import Document
+from ds_common.redis import KeySpace
+from redis.asyncio import Redis
+
+PROGRESS_TTL_S = 24 * 3600
+TOTALS_TTL_S = 3600
+LAST_SAVE_TTL_S = 24 * 3600
+
+_SAVE = """
+redis.call('INCR', KEYS[2]); redis.call('EXPIRE', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 2)); redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return 1
+"""
+_FILL = """
+local gen = redis.call('GET', KEYS[2]) or ''
+if gen ~= ARGV[1] or redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3)); redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+_SWAP = """
+local previous = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return previous
+"""
+_TOTALS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local out = {}
+for i = 1, #ARGV - 1 do out[i] = redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[#ARGV]) end
+return out
+"""
+
+
+def state_fields(state: Document) -> list[str]:
+    """A progress state as hash fields: `i:<index>` inputs, then position, completion, names."""
+    flat = ["_", "1"]
+    for idx, text in (state.get("input") or {}).items():
+        flat += [f"i:{idx}", text]
+    for field, short in (("current_time", "t"), ("completion", "p"), ("channel_name", "cn"),
+                         ("video_title", "vt"), ("video_link", "vl")):
+        if state.get(field) is not None:
+            flat += [short, str(state[field])]
+    return flat
+
+
+def parse_state(raw: dict[bytes, bytes]) -> Document:
+    state: Document = {"input": {}}
+    names = {b"cn": "channel_name", b"vt": "video_title", b"vl": "video_link"}
+    for key, value in raw.items():
+        if key.startswith(b"i:"):
+            state["input"][key[2:].decode()] = value.decode()
+        elif key == b"t":
+            state["current_time"] = int(value)
+        elif key == b"p":
+            state["completion"] = float(value)
+        elif key in names:
+            state[names[key]] = value.decode()
+    return state
+
+
+class ProgressCache:
+    def __init__(self, redis: Redis, keys: KeySpace) -> None:
+        self.redis = redis
+        self.keys = keys
+        self._save = redis.register_script(_SAVE)
+        self._fill = redis.register_script(_FILL)
+        self._swap = redis.register_script(_SWAP)
+        self._totals = redis.register_script(_TOTALS)
+
+    def _pair(self, key: str) -> list[str]:
+        return [self.keys("p", key), self.keys("g", key)]
+
+    async def get(self, key: str) -> Document | None:
+        raw = await self.redis.hgetall(self.keys("p", key))
+        return parse_state(raw) if raw else None
+
+    async def generation(self, key: str) -> str:
+        value = await self.redis.get(self.keys("g", key))
+        return value.decode() if value else ""
+
+    async def fill(self, key: str, generation: str, state: Document) -> None:
+        await self._fill(keys=self._pair(key), args=[generation, PROGRESS_TTL_S, *state_fields(state)])
+
+    async def saved(self, key: str, state_delta: Document) -> None:
+        await self._save(keys=self._pair(key), args=[PROGRESS_TTL_S, *state_fields(state_delta)])
+
+    async def swap_last_save(self, user_id: str, now_s: float | None = None) -> float | None:
+        """Record a save now; returns the seconds since this learner's previous save, if known."""
+        now_s = time.time() if now_s is None else now_s
+        previous = await self._swap(keys=[self.keys("last-save", user_id)], args=[repr(now_s), LAST_SAVE_TTL_S])
+        return None if previous is None else now_s - float(previous)
+
+    async def add_practice(self, user_id: str, fields: list[str], seconds: int) -> list[int] | None:
+        """Add to the cached totals; None when they are not cached (the caller rebuilds them)."""
+        result: Any = await self._totals(keys=[self.keys("totals", user_id)], args=[*fields, seconds])
+        return None if result is None else [int(v) for v in result]
+
+    async def set_totals(self, user_id: str, totals: dict[str, int]) -> None:
+        key = self.keys("totals", user_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, mapping={"_": 1, **totals})
+            pipe.expire(key, TOTALS_TTL_S)
+            await pipe.execute()

@@ -1,0 +1,163 @@
+"""Progress saves: a group-committed journal, compacted into one document per (user, video).
+
+Why not one `$set` per save: on the test store (FerretDB/SQLite) every update or delete scans its
+collection and write commands run one at a time server-wide, so a per-save update costs 5-50 ms
+and caps the service far below the autosave load. An insert is cheap and one insert command is one
+SQLite transaction. So a save is appended to the journal: saves that arrive while a journal write
+is in flight go together in the next one (group commit), and each request is answered only after
+the document holding its save is stored (durable). The batch document is also the event record:
+its `practice.recorded` events sit in its outbox, written in the same single-document insert.
+
+The compactor (a loop in the consumer process) folds journal batches, oldest first, into the
+per-video progress documents with partial `$set`s (last write wins per input), marks them applied
+and deletes batches that are applied and published. Readers merge not-yet-applied saves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from ds_common.events.envelope import Envelope
+from ds_common.events.outbox import PENDING, OutboxNudge, document_with_events
+from ds_common.mongo import Document, DuplicateKeyError
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ds_progress.adapters.collections import JOURNAL, PROGRESS
+
+logger = logging.getLogger("ds.progress.journal")
+_counter = itertools.count()
+
+
+def batch_id() -> str:
+    """Sortable by time across API processes (compaction applies batches in this order)."""
+    return f"{time.time_ns():020d}-{os.getpid():07d}-{next(_counter) % 1_000_000:06d}"
+
+
+class JournalWriter:
+    def __init__(self, db: AsyncDatabase[Document], nudge: OutboxNudge | None = None,
+                 *, max_batch: int = 500) -> None:
+        self.collection = db[JOURNAL]
+        self.nudge = nudge
+        self.max_batch = max_batch
+        self._pending: list[tuple[Document, Envelope | None, asyncio.Future[None]]] = []
+        self._leader: asyncio.Task[None] | None = None
+
+    async def append(self, save: Document, event: Envelope | None) -> None:
+        """Store `save` and its event durably; returns once the batch holding it is written."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((save, event, done))
+        if self._leader is None or self._leader.done():
+            self._leader = asyncio.create_task(self._flush())
+        await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+            document = {"_id": batch_id(), "saves": [s for s, _, _ in batch], "applied": False,
+                        "created_at": datetime.now(UTC)}
+            events = [e for _, e, _ in batch if e is not None]
+            try:
+                await self.collection.insert_one(document_with_events(document, *events) if events else document)
+            except Exception as exc:
+                logger.warning("journal write failed for %d saves", len(batch), exc_info=True)
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+            if self.nudge is not None and events:
+                await self.nudge.nudge()
+
+
+def apply_save(state: Document, save: Document) -> None:
+    """Fold one journal save into a progress state (the shape of a progress document)."""
+    inputs = state.setdefault("input", {})
+    inputs.update(save.get("in") or {})
+    state.update(user_id=save["u"], channel_id=save["c"], video_id=save["v"], current_time=save["t"],
+                 completion=save["p"], last_save_ms=save["at"])
+    for field, value in (save.get("h") or {}).items():
+        state[field] = value
+
+
+def save_update(save: Document) -> dict[str, Any]:
+    """The partial update one save makes to its progress document."""
+    fields: dict[str, Any] = {f"input.{idx}": text for idx, text in (save.get("in") or {}).items()}
+    fields.update(user_id=save["u"], channel_id=save["c"], video_id=save["v"], current_time=save["t"],
+                  completion=save["p"], last_save_ms=save["at"], **(save.get("h") or {}))
+    return fields
+
+
+class Compactor:
+    def __init__(self, db: AsyncDatabase[Document], *, batch_size: int = 50, idle_s: float = 0.5) -> None:
+        self.journal = db[JOURNAL]
+        self.progress = db[PROGRESS]
+        self.batch_size = batch_size
+        self.idle_s = idle_s
+
+    async def compact_once(self) -> int:
+        docs = await (self.journal.find({"applied": False}, {"saves": 1})
+                      .sort("_id", 1).limit(self.batch_size).to_list())
+        if docs:
+            merged: dict[str, dict[str, Any]] = {}
+            for doc in docs:
+                for save in doc["saves"]:
+                    merged.setdefault(save["k"], {}).update(save_update(save))
+            for key, fields in merged.items():
+                await self.progress.update_one({"_id": key}, {"$set": fields}, upsert=True)
+            await self.journal.update_many({"_id": {"$in": [d["_id"] for d in docs]}}, {"$set": {"applied": True}})
+        await self.journal.delete_many({"applied": True, PENDING: {"$exists": False}})
+        return len(docs)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if await self.compact_once() == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.idle_s)
+
+
+class ProgressReader:
+    """Progress as stored: compacted documents plus the journal saves not applied yet."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.journal = db[JOURNAL]
+        self.progress = db[PROGRESS]
+
+    async def _pending(self, query: Document) -> list[Document]:
+        # Read before the documents: a batch applied in between is then folded twice (harmless).
+        docs = await self.journal.find({"applied": False, **query}, {"saves": 1}).sort("_id", 1).to_list()
+        return [s for d in docs for s in d["saves"]]
+
+    async def one(self, key: str) -> Document | None:
+        pending = [s for s in await self._pending({"saves.k": key}) if s["k"] == key]
+        state = await self.progress.find_one({"_id": key})
+        if state is None and not pending:
+            return None
+        state = state or {"_id": key}
+        for save in pending:
+            apply_save(state, save)
+        return state
+
+    async def start(self, user_id: str, channel_id: str, video_id: str, now_ms: int) -> None:
+        """The empty entry register_dictation creates when there is none (legacy §4.5)."""
+        with contextlib.suppress(DuplicateKeyError):
+            await self.progress.insert_one({"_id": f"{user_id}:{channel_id}:{video_id}", "user_id": user_id,
+                                            "channel_id": channel_id, "video_id": video_id, "input": {},
+                                            "current_time": now_ms, "completion": 0})
+
+    async def of_user(self, user_id: str, *, channel_id: str | None = None, limit: int = 2000) -> list[Document]:
+        pending = [s for s in await self._pending({"saves.u": user_id})
+                   if s["u"] == user_id and (channel_id is None or s["c"] == channel_id)]
+        query: Document = {"user_id": user_id} | ({"channel_id": channel_id} if channel_id else {})
+        states = {d["_id"]: d for d in await self.progress.find(query).limit(limit).to_list()}
+        for save in pending:
+            apply_save(states.setdefault(save["k"], {"_id": save["k"]}), save)
+        return list(states.values())[:limit]

@@ -1,0 +1,115 @@
+"""Progress routes (legacy §4.4): autosave, restore, per-channel and per-learner views."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from ds_common.auth import CurrentUser
+from ds_common.clock import to_ms, utc_midnight
+from ds_common.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
+from ds_common.events.contracts import PracticeRecorded
+from ds_common.events.envelope import new_event
+from fastapi import APIRouter, Query
+from pymongo.errors import PyMongoError
+
+from ds_progress.api.context import Context, Ctx
+from ds_progress.api.models import SaveProgress
+from ds_progress.domain.rules import check_id, credited_seconds, progress_key
+
+router = APIRouter()
+MAX_LISTED = 500
+
+
+@router.post("/user/progress")
+async def save_progress(body: SaveProgress, user: CurrentUser, c: Ctx) -> dict[str, Any]:
+    channel_id, video_id = check_id(body.channelId, "channelId"), check_id(body.videoId, "videoId")
+    now = c.now()
+    since_previous = await c.cache.swap_last_save(user.user_id, now.timestamp())
+    seconds = credited_seconds(float(body.duration), since_previous)
+    hints = {k: v for k, v in (("channel_name", body.channelName), ("video_title", body.videoTitle),
+                                ("video_link", body.videoLink)) if v is not None}
+    key = progress_key(user.user_id, channel_id, video_id)
+    save = {"k": key, "u": user.user_id, "c": channel_id, "v": video_id, "in": body.userInput,
+            "t": int(body.currentTime), "p": round(float(body.overallCompletion), 2), "at": to_ms(now), "h": hints}
+    event = new_event(PracticeRecorded(user_id=user.user_id, channel_id=channel_id, video_id=video_id,
+                                       duration_s=seconds, recorded_at=now),
+                      key=user.user_id, sequence=to_ms(now), producer="progress", occurred_at=now)
+    try:
+        await c.journal.append(save, event if seconds > 0 else None)
+    except PyMongoError as exc:  # not stored: the front end keeps its inputs and saves again
+        raise ServiceUnavailable("Progress could not be saved, please retry") from exc
+    await c.cache.saved(key, {"input": body.userInput, "current_time": save["t"], "completion": save["p"], **hints})
+    totals = await practice_totals(c, user.user_id, channel_id, video_id, to_ms(utc_midnight(now)), seconds)
+    return {"message": "Dictation progress and video duration updated successfully",
+            "videoDuration": totals[3], "channelTotalDuration": totals[2],
+            "totalDuration": totals[0], "dailyDuration": totals[1]}
+
+
+async def practice_totals(c: Context, user_id: str, channel_id: str, video_id: str, day_ms: int,
+                          seconds: int) -> list[int]:
+    """Totals shown after a save: a Redis copy of the statistics projection plus the saves since.
+
+    The projection is authoritative (GET /user/duration reads it); this copy only feeds the save
+    response and is rebuilt from the projection when it has expired.
+    """
+    fields = ["all", f"d:{day_ms}", f"c:{channel_id}", f"v:{channel_id}:{video_id}"]
+    added = await c.cache.add_practice(user_id, fields, seconds)
+    if added is not None:
+        return added
+    totals = await c.stats.totals(user_id)
+    for field in fields:
+        totals[field] = totals.get(field, 0) + seconds
+    await c.cache.set_totals(user_id, totals)
+    return [totals[f] for f in fields]
+
+
+@router.get("/user/progress")
+async def get_progress(user: CurrentUser, c: Ctx, channelId: str | None = None,
+                       videoId: str | None = None) -> dict[str, Any]:
+    if not channelId or not videoId:
+        raise BadRequest("channelId and videoId are required")
+    key = progress_key(user.user_id, check_id(channelId, "channelId"), check_id(videoId, "videoId"))
+    state = await c.cache.get(key)
+    if state is None:
+        generation = await c.cache.generation(key)
+        state = await c.reader.one(key)
+        if state is not None:
+            await c.cache.fill(key, generation, state)
+    if state is None:  # legacy: an empty string, not {}, when nothing was saved
+        return {"channelId": channelId, "videoId": videoId, "userInput": "", "currentTime": 0, "overallCompletion": 0}
+    return {"channelId": channelId, "videoId": videoId, "userInput": state.get("input", {}),
+            "currentTime": state.get("current_time", 0), "overallCompletion": state.get("completion", 0)}
+
+
+@router.get("/user/progress/channel")
+async def channel_progress(user: CurrentUser, c: Ctx, channelId: str | None = None) -> dict[str, Any]:
+    if not channelId:
+        raise BadRequest("channelId is required")
+    states = await c.reader.of_user(user.user_id, channel_id=check_id(channelId, "channelId"))
+    return {"channelId": channelId, "progress": {s["video_id"]: s.get("completion", 0) for s in states}}
+
+
+@router.get("/user/progress/{channel_id}")
+async def channel_progress_list(channel_id: str, user: CurrentUser, c: Ctx) -> dict[str, Any]:
+    states = await c.reader.of_user(user.user_id, channel_id=check_id(channel_id, "channelId"))
+    return {"channelId": channel_id,
+            "progress": [{"videoId": s["video_id"], "overallCompletion": s.get("completion", 0)} for s in states]}
+
+
+@router.get("/user/all-progress")
+async def all_progress(user: CurrentUser, c: Ctx,
+                       userEmail: Annotated[str | None, Query(max_length=320)] = None) -> dict[str, Any]:
+    user_id = user.user_id
+    if userEmail:
+        if not user.is_admin:
+            raise Forbidden("Admin access required")
+        found = await c.users.by_email(userEmail)
+        if found is None:
+            raise NotFound("User not found")
+        user_id = found["_id"]
+    states = [s for s in await c.reader.of_user(user_id) if s.get("input")]
+    states.sort(key=lambda s: s.get("last_save_ms", 0), reverse=True)
+    return {"progress": [
+        {"channelId": s["channel_id"], "channelName": s.get("channel_name", ""), "videoId": s["video_id"],
+         "videoTitle": s.get("video_title", ""), "videoLink": s.get("video_link", ""),
+         "overallCompletion": s.get("completion", 0)} for s in states[:MAX_LISTED]]}

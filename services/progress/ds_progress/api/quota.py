@@ -1,0 +1,64 @@
+"""Quota routes (legacy §4.5, rules §5.1) and the access check transcripts asks on a projection miss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ds_common.auth import CurrentUser
+from ds_common.clock import to_ms
+from ds_common.errors import BadRequest, Forbidden
+from fastapi import APIRouter
+
+from ds_progress.api.context import Ctx
+from ds_progress.api.models import VideoRef
+from ds_progress.domain.rules import check_id, current_cycle, decide, video_key
+
+router = APIRouter()
+
+
+def _ids(channel_id: str | None, video_id: str | None) -> tuple[str, str]:
+    if not channel_id or not video_id:
+        raise BadRequest("Missing channelId or videoId")
+    return check_id(channel_id, "channelId"), check_id(video_id, "videoId")
+
+
+@router.get("/user/dictation_quota")
+async def dictation_quota(user: CurrentUser, c: Ctx, channelId: str | None = None,
+                          videoId: str | None = None) -> dict[str, Any]:
+    channel_id, video_id = _ids(channelId, videoId)
+    if await c.unlimited(user):
+        return {"used": 0, "limit": -1, "canProceed": True, "notifyQuota": False}
+    doc = await c.quota.get(user.user_id)
+    cycle = current_cycle(doc, c.now(), c.settings.cycle_days)
+    decision = decide(cycle, (doc or {}).get("history", []), video_key(channel_id, video_id),
+                      c.settings.free_videos_per_cycle)
+    return {"used": len(cycle.videos), "limit": c.settings.free_videos_per_cycle,
+            "canProceed": decision.can_proceed, "notifyQuota": decision.counts,
+            "startDate": to_ms(cycle.start), "endDate": to_ms(cycle.end)}
+
+
+@router.post("/user/register_dictation")
+async def register_dictation(body: VideoRef, user: CurrentUser, c: Ctx) -> dict[str, str]:
+    channel_id, video_id = _ids(body.channelId, body.videoId)
+    now = c.now()
+    if not await c.quota.register(user.user_id, channel_id, video_id, now, unlimited=await c.unlimited(user)):
+        raise Forbidden("Failed to register video, quota exceeded")
+    await c.reader.start(user.user_id, channel_id, video_id, to_ms(now))
+    await c.nudge_relay()
+    return {"status": "success", "message": "Video registered and progress initialized"}
+
+
+@router.get("/internal/access/{channel_id}/{video_id}")
+async def access(channel_id: str, video_id: str, user: CurrentUser, c: Ctx) -> dict[str, Any]:
+    """May this learner read the video's transcript? (the authoritative answer behind
+    transcripts' projection of `video.started` and `plan.changed`)."""
+    check_id(channel_id, "channelId")
+    check_id(video_id, "videoId")
+    if user.is_admin:
+        return {"allowed": True, "reason": "admin"}
+    if await c.unlimited(user):
+        return {"allowed": True, "reason": "paid"}
+    doc = await c.quota.get(user.user_id)
+    if video_key(channel_id, video_id) in (doc or {}).get("history", []):
+        return {"allowed": True, "reason": "registered"}
+    return {"allowed": False, "reason": "not_registered"}

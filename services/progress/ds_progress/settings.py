@@ -1,0 +1,18 @@
+"""Progress settings: `DS_PROGRESS_<FIELD>`, falling back to the shared `DS_<FIELD>`."""
+
+from __future__ import annotations
+
+from ds_common.settings import ServiceSettings, service_config
+
+
+class Settings(ServiceSettings):
+    model_config = service_config("PROGRESS")
+
+    service_name: str = "progress"
+    mongo_db: str = "progress"
+    # Admin "edit membership" (POST /user/update-duration) is decided by billing; we forward it.
+    billing_url: str = "http://127.0.0.1:8105"
+    consumer_group: str = "progress"
+    # Free plan: this many distinct videos per rolling cycle of this many days (legacy §5.1).
+    free_videos_per_cycle: int = 4
+    cycle_days: int = 30

@@ -1,0 +1,69 @@
+"""Helpers for the progress tests: save bodies, in-process relay and consumer, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from ds_common.events.consumer import ConsumerRunner, Handler
+from ds_common.events.kafka import KafkaPublisher
+from ds_common.events.outbox import OutboxRelay
+from ds_common.runtime import Stores, open_stores
+from ds_progress.adapters.collections import OUTBOX_COLLECTIONS
+from ds_progress.messaging.handlers import handlers
+from ds_progress.settings import Settings
+
+
+def save_body(channel: str, video: str, inputs: int = 20, *, duration: float = 10, completion: float = 25.5,
+              start: int = 0, **extra: Any) -> dict[str, Any]:
+    return {"channelId": channel, "videoId": video,
+            "userInput": {str(i): f"typed sentence number {i}" for i in range(start, start + inputs)},
+            "currentTime": 1_760_000_000_000, "overallCompletion": completion, "duration": duration, **extra}
+
+
+async def until(check: Callable[[], Awaitable[Any]], *, timeout: float = 20, interval: float = 0.1) -> Any:
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def stores_for(settings: Settings) -> AsyncIterator[Stores]:
+    async with open_stores(settings) as stores:
+        yield stores
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncIterator[asyncio.Task[None]]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker(stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 30)
+
+
+@contextlib.asynccontextmanager
+async def relay(settings: Settings, stores: Stores) -> AsyncIterator[None]:
+    publisher = KafkaPublisher(settings.kafka_bootstrap, client_id="progress-test-relay")
+    outbox = OutboxRelay(stores.db, OUTBOX_COLLECTIONS, publisher, service="progress-test", idle_interval=0.05)
+    async with running(outbox.run):
+        yield
+    await publisher.close()
+
+
+def consumer(settings: Settings, stores: Stores, group: str,
+             wrap: Callable[[str, Handler], Handler] | None = None) -> ConsumerRunner:
+    chosen = {t: (wrap(t, h) if wrap else h) for t, h in handlers(stores).items()}
+    return ConsumerRunner(bootstrap=settings.kafka_bootstrap, group=group, handlers=chosen,
+                          backoff_base=0.05, client_id=group)

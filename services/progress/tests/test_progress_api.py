@@ -1,0 +1,162 @@
+"""Progress, missed words and bad input, through the API on real FerretDB and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from ds_common.testing.fixtures import unique
+from ds_progress.adapters.collections import JOURNAL, PROGRESS
+from ds_progress.adapters.journal import Compactor
+from ds_progress.main import api_app
+from progress_helpers import save_body
+from pymongo.errors import AutoReconnect
+
+pytestmark = pytest.mark.integration
+
+
+async def test_save_restore_and_partial_updates(client, issuer, mongo_db) -> None:
+    user = unique("u")
+    h = issuer.headers(user)
+    empty = await client.get("/user/progress", params={"channelId": "ch1", "videoId": "v1"}, headers=h)
+    assert empty.json() == {"channelId": "ch1", "videoId": "v1", "userInput": "", "currentTime": 0,
+                            "overallCompletion": 0}
+
+    first = await client.post("/user/progress", json=save_body("ch1", "v1", 3, duration=12), headers=h)
+    assert first.status_code == 200, first.text
+    assert first.json()["message"] == "Dictation progress and video duration updated successfully"
+    assert first.json()["totalDuration"] == 12 and first.json()["videoDuration"] == 12
+    # A later save sends a subset: inputs it does not mention are kept (partial $set, no blob rewrite).
+    second = save_body("ch1", "v1", 2, start=2, completion=40)
+    second["userInput"]["2"] = "corrected"
+    assert (await client.post("/user/progress", json=second, headers=h)).status_code == 200
+
+    expected = {"0": "typed sentence number 0", "1": "typed sentence number 1", "2": "corrected",
+                "3": "typed sentence number 3"}
+    restored = (await client.get("/user/progress", params={"channelId": "ch1", "videoId": "v1"}, headers=h)).json()
+    assert restored["userInput"] == expected and restored["overallCompletion"] == 40
+
+    # The same state comes back from the store alone: uncompacted journal, then compacted documents.
+    await client.app.state.ctx.cache.redis.delete(f"progress:p:{user}:ch1:v1")
+    from_journal = (await client.get("/user/progress", params={"channelId": "ch1", "videoId": "v1"}, headers=h))
+    assert from_journal.json()["userInput"] == expected
+    while await Compactor(mongo_db).compact_once():
+        pass
+    doc = await mongo_db[PROGRESS].find_one({"_id": f"{user}:ch1:v1"})
+    assert doc["input"] == expected and doc["completion"] == 40
+    assert await mongo_db[JOURNAL].count_documents({"saves.u": user, "applied": False}) == 0
+    await client.app.state.ctx.cache.redis.delete(f"progress:p:{user}:ch1:v1")
+    compacted = (await client.get("/user/progress", params={"channelId": "ch1", "videoId": "v1"}, headers=h))
+    assert compacted.json()["userInput"] == expected
+
+
+async def test_every_save_is_durable_when_answered_even_when_many_arrive_at_once(client, issuer, mongo_db) -> None:
+    users = [unique("u") for _ in range(40)]
+    answers = await asyncio.gather(*(client.post("/user/progress", json=save_body("ch1", "v9"),
+                                                 headers=issuer.headers(u)) for u in users))
+    assert all(a.status_code == 200 for a in answers)
+    stored = {s["u"] async for d in mongo_db[JOURNAL].find({}) for s in d["saves"]}
+    assert set(users) <= stored
+    batches = await mongo_db[JOURNAL].count_documents({})
+    assert batches < len(users)  # group commit: fewer journal writes than saves
+
+
+async def test_channel_and_all_progress_views(client, issuer, mongo_db) -> None:
+    user, admin = unique("u"), unique("admin")
+    h = issuer.headers(user)
+    await client.post("/user/progress", json=save_body("chA", "v1", completion=100, videoTitle="One",
+                                                        channelName="Channel A", videoLink="https://y/1"), headers=h)
+    await client.post("/user/progress", json=save_body("chA", "v2", completion=30), headers=h)
+    await client.post("/user/progress", json=save_body("chB", "v3", completion=5), headers=h)
+    await Compactor(mongo_db).compact_once()
+    await client.post("/user/progress", json=save_body("chA", "v2", completion=55), headers=h)  # still in the journal
+
+    channel = (await client.get("/user/progress/channel", params={"channelId": "chA"}, headers=h)).json()
+    assert channel == {"channelId": "chA", "progress": {"v1": 100, "v2": 55}}
+    listed = (await client.get("/user/progress/chA", headers=h)).json()
+    assert sorted(p["videoId"] for p in listed["progress"]) == ["v1", "v2"]
+    mine = (await client.get("/user/all-progress", headers=h)).json()["progress"]
+    assert {(p["channelId"], p["videoId"], p["overallCompletion"]) for p in mine} == {
+        ("chA", "v1", 100), ("chA", "v2", 55), ("chB", "v3", 5)}
+    one = next(p for p in mine if p["videoId"] == "v1")
+    assert one["videoTitle"] == "One" and one["channelName"] == "Channel A" and one["videoLink"] == "https://y/1"
+
+    # Another learner's data: only an admin may ask, by email (user.registered projection).
+    other = issuer.headers(unique("u"))
+    assert (await client.get("/user/all-progress", params={"userEmail": "x@y.z"}, headers=other)).status_code == 403
+    assert (await client.get("/user/progress/channel", params={"channelId": "chA"}, headers=other)).json()[
+        "progress"] == {}
+    await mongo_db["users"].insert_one({"_id": user, "email": "learner@example.com"})
+    ha = issuer.headers(admin, role="Admin")
+    by_admin = await client.get("/user/all-progress", params={"userEmail": "Learner@Example.com"}, headers=ha)
+    assert len(by_admin.json()["progress"]) == 3
+    missing = await client.get("/user/all-progress", params={"userEmail": "nobody@example.com"}, headers=ha)
+    assert missing.status_code == 404 and missing.json() == {"error": "User not found"}
+
+
+@pytest.mark.parametrize("change", [
+    {"duration": -1}, {"duration": 10**9}, {"duration": "10"}, {"overallCompletion": 101},
+    {"userInput": {"a": "x"}}, {"userInput": {"1": 5}}, {"userInput": "text"}, {"channelId": "../x"},
+    {"videoId": "a.b"}, {"channelId": 7}, {"role": "Admin"}, {"currentTime": -5},
+])
+async def test_bad_saves_are_refused_with_400(client, issuer, change) -> None:
+    answer = await client.post("/user/progress", json={**save_body("ch1", "v1"), **change},
+                               headers=issuer.headers(unique("u")))
+    assert answer.status_code == 400 and "error" in answer.json()
+
+
+async def test_missing_fields_auth_and_junk(client, issuer) -> None:
+    h = issuer.headers(unique("u"))
+    body = save_body("ch1", "v1")
+    del body["duration"]
+    assert (await client.post("/user/progress", json=body, headers=h)).status_code == 400
+    assert (await client.post("/user/progress", content=b"{not json", headers=h)).status_code == 400
+    assert (await client.post("/user/progress", json=save_body("c", "v"))).status_code == 401
+    assert (await client.get("/user/progress", params={"channelId": "c"}, headers=h)).json() == {
+        "error": "channelId and videoId are required"}
+    assert (await client.get("/user/progress/channel", headers=h)).status_code == 400
+
+
+async def test_duration_is_clamped_to_the_time_since_the_previous_save(client, issuer, clock) -> None:
+    h = issuer.headers(unique("u"))
+    first = await client.post("/user/progress", json=save_body("c", "v", duration=600), headers=h)
+    assert first.json()["totalDuration"] == 600  # no previous save known: up to the 4 h ceiling
+    clock.advance(timedelta(seconds=30))
+    second = await client.post("/user/progress", json=save_body("c", "v", duration=3000), headers=h)
+    assert second.json()["totalDuration"] == 600 + 30 + 15  # 30 s elapsed + 15 s slack
+
+
+async def test_missed_words_grouped_deduplicated_deleted(client, issuer) -> None:
+    h = issuer.headers(unique("u"))
+    added = await client.post("/user/missed-words", json={"words": ["apple", "苹果", "りんご", "사과", "яблоко",
+                                                                     "apple", "Apple"]}, headers=h)
+    assert added.status_code == 200
+    assert added.json()["structured_missed_words"] == {"zh": ["苹果"], "ja": ["りんご"], "ko": ["사과"],
+                                                       "en": ["apple", "Apple"], "other": ["яблоко"]}
+    assert added.json()["message"] == "Missed words updated successfully"
+    again = await client.post("/user/missed-words", json={"words": ["apple", "banana"]}, headers=h)
+    assert again.json()["structured_missed_words"]["en"] == ["apple", "Apple", "banana"]
+    deleted = await client.request("DELETE", "/user/missed-words", json={"words": ["苹果", "apple"]}, headers=h)
+    assert deleted.json()["message"] == "Words deleted successfully"
+    assert deleted.json()["structured_missed_words"] == {"ja": ["りんご"], "ko": ["사과"], "en": ["Apple", "banana"],
+                                                         "other": ["яблоко"]}
+    listed = (await client.get("/user/missed-words", headers=h)).json()
+    assert listed["missed_words"] == ["りんご", "사과", "Apple", "banana", "яблоко"]
+    assert (await client.get("/user/missed-words", headers=issuer.headers(unique("u")))).json() == {
+        "missed_words": [], "structured_missed_words": {}}
+    for bad in ({"words": "apple"}, {"words": [1]}, {}, {"words": ["x" * 101]}, {"words": ["a"] * 501}):
+        assert (await client.post("/user/missed-words", json=bad, headers=h)).status_code == 400
+
+
+async def test_a_store_failure_answers_503_and_is_not_acknowledged(settings, issuer, clock) -> None:
+    app = api_app(settings, clock=clock)
+    async with LifespanManager(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                                       base_url="http://p") as http:
+        async def broken(*_a, **_k):
+            raise AutoReconnect("store down")
+        app.state.ctx.journal.collection.insert_one = broken
+        answer = await http.post("/user/progress", json=save_body("c", "v"), headers=issuer.headers(unique("u")))
+        assert answer.status_code == 503 and answer.json() == {"error": "Progress could not be saved, please retry"}
