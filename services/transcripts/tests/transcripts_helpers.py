@@ -96,9 +96,10 @@ class RecordedYouTube:
                  "bot": "youtube_request_blocked.innertube.json.static"}
 
     def __init__(self, scenario: dict[str, str] | None = None, *, delay_s: float = 0.0,
-                 rate_limited: tuple[str, ...] = ()) -> None:
+                 slow: dict[str, float] | None = None, rate_limited: tuple[str, ...] = ()) -> None:
         self.scenario = scenario or {}
         self.delay_s = delay_s
+        self.slow = slow or {}
         self.rate_limited = rate_limited
         self.watch_calls: Counter[str] = Counter()
         self.subtitle_calls: Counter[str] = Counter()
@@ -109,7 +110,7 @@ class RecordedYouTube:
         video_id = parse_qs(urlparse(request.url).query).get("v", [""])[0]
         with self._lock:
             self.watch_calls[video_id] += 1
-        time.sleep(self.delay_s)  # widens the window in which concurrent misses overlap
+        time.sleep(self.slow.get(video_id, self.delay_s))  # widens the window in which misses overlap
         if self.scenario.get(video_id) == "ip_blocked":
             return 200, {}, asset("youtube_too_many_requests.html.static")
         return 200, {}, asset("youtube.html.static")
@@ -273,3 +274,19 @@ def no_youtube() -> Iterator[RecordedYouTube]:
     """A recorder with no scenario, to prove a path made no upstream call."""
     with RecordedYouTube() as recorder:
         yield recorder
+
+
+async def skip_history(bootstrap: str, group: str, topics: list[str]) -> None:
+    """Commit `group`'s offsets at the end of `topics`, so a consumer of that group starts with what
+    is published next: the shared topics hold thousands of other tests' events."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or {0, 1, 2})]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.commit({tp: offset for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()

@@ -61,7 +61,7 @@ def _counts(results: list[dict[str, Any]]) -> tuple[int, int]:
 @router.put("/service/{channel_id}/{video_id}/transcript")
 async def update_line(channel_id: str, video_id: str, body: LineUpdate, _: AdminUser, context: Ctx) -> dict[str, Any]:
     check_ids(channel_id, video_id)
-    await context.editor.update_line(channel_id, video_id, body.index, body.item().line())
+    await context.editor.update_line(channel_id, video_id, body.index, body.line())
     return {"message": "Transcript item updated successfully"}
 
 

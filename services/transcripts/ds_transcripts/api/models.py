@@ -48,14 +48,10 @@ class FetchBody(Strict):
     url: str = Field(max_length=500)
 
 
-class LineUpdate(Strict):
-    index: int
-    start: float = Field(ge=0, le=86_400)
-    end: float = Field(ge=0, le=86_400)
-    transcript: str = Field(max_length=2_000)
+class LineUpdate(Item):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    def item(self) -> Item:
-        return Item(start=self.start, end=self.end, transcript=self.transcript)
+    index: int
 
 
 class FullTranscript(Strict):
