@@ -1,0 +1,41 @@
+"""Billing's collections and their indexes. Hot paths are `_id` lookups (FerretDB uses no other index).
+
+- entitlements   `_id` user id: the Account, the derived entitlement, its version, the ids of the
+                 operations applied (idempotency), pending ledger entries, and the outbox.
+- payments       the immutable ledger: `_id` "<user id>:<entitlement version>", insert-once.
+- stripe_inbox   `_id` Stripe event id: a verified webhook event waiting for fulfilment (outbox
+                 carries the wake-up event); deleted once fulfilled, so it stays small for the relay.
+- stripe_events  `_id` Stripe event id: every fulfilled event (the permanent dedupe record).
+- checkouts      `_id` Checkout Session id: who started it, for which plan (server-side, W9).
+- stripe_refs    `_id` a subscription or payment intent id: the user and the grant it belongs to.
+- codes          `_id` a code's random part: membership codes.
+- users          `_id` user id, and user_emails `_id` lower-cased email: the projection of auth's users.
+- audit          admin actions (code generation, assignment, plan changes).
+"""
+
+from __future__ import annotations
+
+from ds_common.events.outbox import outbox_indexes
+from ds_common.mongo import IndexSpec, asc
+
+ENTITLEMENTS = "entitlements"
+PAYMENTS = "payments"
+STRIPE_INBOX = "stripe_inbox"
+STRIPE_EVENTS = "stripe_events"
+CHECKOUTS = "checkouts"
+STRIPE_REFS = "stripe_refs"
+CODES = "codes"
+USERS = "users"
+USER_EMAILS = "user_emails"
+AUDIT = "audit"
+
+RELAYED = [ENTITLEMENTS, STRIPE_INBOX]
+
+INDEXES = [
+    *outbox_indexes(*RELAYED),
+    IndexSpec(ENTITLEMENTS, asc("_ledger_pending")),
+    IndexSpec(PAYMENTS, asc("user_id", "at")),
+    IndexSpec(CHECKOUTS, asc("user_id", "created_at")),
+    IndexSpec(CODES, asc("state", "expires_at")),
+    IndexSpec(AUDIT, asc("at")),
+]

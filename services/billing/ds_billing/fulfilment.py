@@ -1,0 +1,199 @@
+"""Stripe webhook events: stored once by the API, fulfilled here by the consumer.
+
+Ingestion (API): a verified, allow-listed event is inserted once into `stripe_inbox` under its
+Stripe event id, with the wake-up event `billing.stripe_event_received` in the same document's
+outbox. Ten deliveries of one event, concurrent or not, leave one inbox document.
+
+Fulfilment (consumer): the inbox document is the work item. Every effect is keyed by a
+deterministic operation id (checkout session, invoice, Stripe event, charge), applied at most
+once by the entitlement store; then the event is archived in `stripe_events` (the permanent
+dedupe record) and its inbox document deleted. A crash anywhere replays harmlessly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from ds_common.clock import Clock
+from ds_common.events.consumer import PoisonMessage
+from ds_common.events.contracts import PlanName, StripeEventReceived
+from ds_common.events.envelope import Envelope, new_event
+from ds_common.events.outbox import OutboxNudge, document_with_events
+from ds_common.mongo import Document, DuplicateKeyError
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ds_billing.adapters.collections import CHECKOUTS, STRIPE_EVENTS, STRIPE_INBOX, STRIPE_REFS
+from ds_billing.adapters.entitlements import Change, EntitlementStore, Payment
+from ds_billing.adapters.provider import VerifiedEvent
+from ds_billing.domain import stripe_facts
+from ds_billing.domain.entitlement import Account, SubscriptionUpdate
+from ds_billing.domain.stripe_facts import CheckoutFact, Fact, InvoiceFact, RefundFact, SubscriptionFact
+from ds_billing.settings import PlanOffer
+
+logger = logging.getLogger("ds.billing.fulfilment")
+
+
+class RetryLater(Exception):
+    """The event refers to something not known yet (events out of order); the consumer retries."""
+
+
+class Inbox:
+    """The API side: store a verified Stripe event once."""
+
+    def __init__(self, db: AsyncDatabase[Document], nudge: OutboxNudge, clock: Clock) -> None:
+        self.inbox = db[STRIPE_INBOX]
+        self.archive = db[STRIPE_EVENTS]
+        self.nudge = nudge
+        self.clock = clock
+
+    async def accept(self, event: VerifiedEvent) -> bool:
+        """True if the event is new; False for a repeat delivery."""
+        if await self.archive.find_one({"_id": event.id}, {"_id": 1}) is not None:
+            return False  # fulfilled long ago
+        wake = new_event(StripeEventReceived(stripe_event_id=event.id, stripe_type=event.type, created=event.created),
+                         key=stripe_facts.routing_key(event.object), sequence=1, producer="billing")
+        doc = {"_id": event.id, "type": event.type, "created": event.created, "livemode": event.livemode,
+               "object": event.object, "received_at": self.clock.now()}
+        try:
+            await self.inbox.insert_one(document_with_events(doc, wake))
+        except DuplicateKeyError:
+            return False
+        await self.nudge.nudge()
+        return True
+
+
+class Fulfilment:
+    """The consumer side: apply one stored Stripe event to the entitlements."""
+
+    def __init__(self, db: AsyncDatabase[Document], store: EntitlementStore, plans: Mapping[str, PlanOffer],
+                 clock: Clock) -> None:
+        self.inbox = db[STRIPE_INBOX]
+        self.archive = db[STRIPE_EVENTS]
+        self.checkouts = db[CHECKOUTS]
+        self.refs = db[STRIPE_REFS]
+        self.store = store
+        self.plans = plans
+        self.clock = clock
+
+    async def handle(self, envelope: Envelope) -> None:
+        data = StripeEventReceived.model_validate(envelope.data)
+        stored = await self.inbox.find_one({"_id": data.stripe_event_id}, {"_outbox": 0})
+        if stored is None:
+            return  # already fulfilled (the relay may publish twice), or another deployment's event
+        if await self.archive.find_one({"_id": data.stripe_event_id}, {"_id": 1}) is None:
+            try:
+                fact = stripe_facts.read(stored["type"], stored["created"], stored["object"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise PoisonMessage(f"unreadable Stripe event {data.stripe_event_id}: {exc}") from exc
+            outcome = await self._apply(fact, data.stripe_event_id, stored["created"], envelope)
+            with contextlib.suppress(DuplicateKeyError):
+                await self.archive.insert_one({"_id": data.stripe_event_id, "type": stored["type"],
+                                               "created": stored["created"], "received_at": stored["received_at"],
+                                               "processed_at": self.clock.now(), "outcome": outcome})
+        await self.inbox.delete_one({"_id": data.stripe_event_id})
+
+    async def _apply(self, fact: Fact, event_id: str, created: datetime, cause: Envelope) -> str:
+        if isinstance(fact, CheckoutFact):
+            return await self._checkout(fact, event_id, created, cause)
+        if isinstance(fact, InvoiceFact):
+            return await self._invoice(fact, event_id, cause)
+        if isinstance(fact, SubscriptionFact):
+            return await self._subscription(fact, event_id, cause)
+        return await self._refund(fact, event_id, cause)
+
+    async def _checkout(self, fact: CheckoutFact, event_id: str, created: datetime, cause: Envelope) -> str:
+        ours = await self.checkouts.find_one({"_id": fact.session_id})
+        if not fact.paid:
+            status = "failed" if fact.failed else "awaiting_payment"
+            await self.checkouts.update_one({"_id": fact.session_id}, {"$set": {"status": status}})
+            return status
+        # Plan and duration come from our own record of the session (server-side, W9).
+        user_id = ours["user_id"] if ours else fact.user_id
+        plan: PlanName | None = ours["plan"] if ours else fact.plan
+        if user_id is None or plan is None or plan not in self.plans:
+            raise PoisonMessage(f"checkout {fact.session_id} names no known user and plan")
+        offer, op = self.plans[plan], f"checkout:{fact.session_id}"
+        actor = f"stripe:{event_id}"
+        if (ours["mode"] if ours else fact.mode) == "subscription":
+            if fact.subscription_id is None:
+                raise PoisonMessage(f"subscription checkout {fact.session_id} without a subscription")
+            await self._remember(fact.subscription_id, user_id, plan, op)
+            # Provisional period until Stripe's own subscription/invoice events state the real one.
+            update = SubscriptionUpdate(id=fact.subscription_id, observed_at=created, plan=plan,
+                                        period_end=created + timedelta(days=offer.days))
+            await self.store.apply(user_id, op, lambda a, _: Change(a.update_subscription(update), "subscription"),
+                                   source="stripe", actor=actor, reason="subscription started", causation=cause)
+        else:
+            if fact.payment_intent:
+                await self._remember(fact.payment_intent, user_id, plan, op)
+            payment = Payment("stripe", plan, offer.days, fact.amount_minor, fact.currency, fact.session_id)
+
+            def grant(account: Account, now: datetime) -> Change:
+                return Change(account.grant(grant_id=op, plan=plan, days=offer.days, now=now, source="stripe"),
+                              "grant", payment)
+
+            await self.store.apply(user_id, op, grant, source="stripe", actor=actor, reason="checkout paid",
+                                   causation=cause)
+        await self.checkouts.update_one({"_id": fact.session_id}, {"$set": {"status": "fulfilled"}})
+        return "fulfilled"
+
+    async def _invoice(self, fact: InvoiceFact, event_id: str, cause: Envelope) -> str:
+        if fact.subscription_id is None:
+            return "ignored: not a subscription invoice"
+        user_id, plan = await self._owner(fact.subscription_id, fact.user_id, fact.plan)
+        # An invoice states no status: only the period moves (forward), status stays Stripe's last word.
+        update = SubscriptionUpdate(id=fact.subscription_id, observed_at=self.clock.now(), plan=plan,
+                                    period_end=fact.period_end)
+        days = ((fact.period_end - fact.period_start).days if fact.period_end and fact.period_start
+                else self.plans[plan].days)
+        payment = Payment("stripe", plan, days, fact.amount_minor, fact.currency, fact.invoice_id)
+        outcome = await self.store.apply(
+            user_id, f"invoice:{fact.invoice_id}",
+            lambda a, _: Change(a.update_subscription(update), "subscription", payment),
+            source="stripe", actor=f"stripe:{event_id}", reason="subscription invoice paid", causation=cause)
+        return "fulfilled" if outcome.applied else "no change"
+
+    async def _subscription(self, fact: SubscriptionFact, event_id: str, cause: Envelope) -> str:
+        user_id, plan = await self._owner(fact.update.id, fact.user_id, fact.update.plan)
+        update = dataclasses.replace(fact.update, plan=plan)
+        outcome = await self.store.apply(
+            user_id, f"stripe:{event_id}", lambda a, _: Change(a.update_subscription(update), "subscription"),
+            source="stripe", actor=f"stripe:{event_id}", reason=f"subscription {update.status}", causation=cause)
+        return "applied" if outcome.applied else "no change"
+
+    async def _refund(self, fact: RefundFact, event_id: str, cause: Envelope) -> str:
+        ref = await self.refs.find_one({"_id": fact.payment_intent}) if fact.payment_intent else None
+        if ref is None:
+            if fact.invoice_id or not fact.payment_intent:
+                return "ignored: not a one-time purchase"
+            raise RetryLater(f"refund of unknown payment {fact.payment_intent}")
+        if not fact.full:
+            return "ignored: partial refund"
+        grant_id = str(ref["grant_id"])
+
+        def revoke(account: Account, now: datetime) -> Change | None:
+            revoked = account.revoke(grant_id, now)
+            return None if revoked is None else Change(revoked, "refund")
+
+        outcome = await self.store.apply(str(ref["user_id"]), f"refund:{fact.charge_id}", revoke, source="refund",
+                                         actor=f"stripe:{event_id}", reason="charge refunded", causation=cause)
+        return "revoked" if outcome.applied else "no change"
+
+    async def _remember(self, ref_id: str, user_id: str, plan: str, grant_id: str) -> None:
+        await self.refs.update_one({"_id": ref_id}, {"$set": {"user_id": user_id, "plan": plan, "grant_id": grant_id}},
+                                   upsert=True)
+
+    async def _owner(self, subscription_id: str, user_id: str | None,
+                     plan: PlanName | None) -> tuple[str, PlanName]:
+        ref = await self.refs.find_one({"_id": subscription_id})
+        user_id = user_id or (ref["user_id"] if ref else None)
+        plan = plan or (ref["plan"] if ref else None)
+        if user_id is None or plan is None or plan not in self.plans:
+            raise RetryLater(f"subscription {subscription_id} not known yet")
+        if ref is None:
+            await self._remember(subscription_id, user_id, plan, f"subscription:{subscription_id}")
+        return user_id, plan

@@ -1,0 +1,93 @@
+"""The three processes of billing: `api`, `relay` (outbox → Kafka), `consumer` (events → effects).
+
+`python -m ds_billing api|relay|consumer [--port P] [--workers N]`. Factories take optional
+Settings and, for tests, a clock and a payment provider.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+
+from ds_common.clock import Clock, SystemClock
+from ds_common.events.consumer import Handler
+from ds_common.events.outbox import OutboxNudge
+from ds_common.redis import KeySpace, RateLimiter
+from ds_common.runtime import Stores, Worker
+from ds_common.service import api_stores
+from ds_common.service import consumer_app as make_consumer
+from ds_common.service import relay_app as make_relay
+from ds_common.web import create_app
+from fastapi import FastAPI
+
+from ds_billing.adapters.codes import Codes
+from ds_billing.adapters.collections import INDEXES, RELAYED
+from ds_billing.adapters.entitlements import EntitlementStore
+from ds_billing.adapters.provider import PaymentProvider, StripeProvider
+from ds_billing.adapters.users import Users
+from ds_billing.api import admin, checkout, codes, webhook
+from ds_billing.api.context import Context
+from ds_billing.fulfilment import Fulfilment, Inbox
+from ds_billing.membership import Membership
+from ds_billing.messaging.handlers import handlers as billing_handlers
+from ds_billing.messaging.handlers import ledger_sweeper
+from ds_billing.settings import Settings
+
+
+def stripe_provider(settings: Settings) -> StripeProvider:
+    return StripeProvider(api_key=settings.stripe_api_key.get_secret_value(), api_base=settings.stripe_api_base,
+                          webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
+                          tolerance_s=settings.stripe_webhook_tolerance_s, timeout_s=settings.stripe_timeout_s)
+
+
+def entitlement_store(settings: Settings, stores: Stores, clock: Clock) -> EntitlementStore:
+    return EntitlementStore(stores.db, OutboxNudge(stores.redis, settings.service_name), clock)
+
+
+def api_app(settings: Settings | None = None, *, clock: Clock | None = None,
+            provider: PaymentProvider | None = None) -> FastAPI:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with api_stores(settings, app, INDEXES) as stores:
+            payments = provider or stripe_provider(settings)
+            store = entitlement_store(settings, stores, clock)
+            code_store = Codes(stores.db, settings.code_secret.get_secret_value().encode(),
+                               lifetime_s=settings.code_lifetime_s, clock=clock)
+            app.state.ctx = Context(
+                settings=settings, db=stores.db, clock=clock, store=store, users=Users(stores.db), codes=code_store,
+                membership=Membership(stores.db, store, code_store, payments, clock), provider=payments,
+                inbox=Inbox(stores.db, OutboxNudge(stores.redis, settings.service_name), clock),
+                limiter=RateLimiter(stores.redis, KeySpace(settings.service_name)))
+            try:
+                yield
+            finally:
+                if provider is None:
+                    await payments.aclose()
+
+    return create_app(settings, title="billing", lifespan=lifespan,
+                      routers=[checkout.router, webhook.router, codes.router, admin.router])
+
+
+def relay_app(settings: Settings | None = None) -> FastAPI:
+    return make_relay(settings or Settings(), RELAYED, INDEXES)
+
+
+def consumer_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+
+    def handlers(stores: Stores) -> Mapping[str, Handler]:
+        store = entitlement_store(settings, stores, clock)
+        return billing_handlers(Users(stores.db), Fulfilment(stores.db, store, settings.plans, clock))
+
+    def workers(stores: Stores) -> Sequence[Worker]:
+        return [ledger_sweeper(entitlement_store(settings, stores, clock), settings.ledger_sweep_interval_s)]
+
+    return make_consumer(settings, group=settings.consumer_group, handlers=handlers, indexes=INDEXES,
+                         workers=workers)
+
+
+PROCESSES = {"api": api_app, "relay": relay_app, "consumer": consumer_app}

@@ -1,0 +1,138 @@
+"""Helpers for billing's tests: a movable clock, signed Stripe webhooks, Kafka groups, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import stripe
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from ds_billing.adapters.users import Users
+from ds_billing.settings import Settings
+from ds_common.events.contracts import UserRegistered
+from ds_common.events.envelope import new_event
+from ds_common.events.kafka import KafkaPublisher, ensure_topics
+from ds_common.mongo import Document
+from ds_common.testing.jwks import TestIssuer
+from pymongo.asynchronous.database import AsyncDatabase
+
+WEBHOOK_SECRET = "whsec_test_billing_secret"
+
+
+class OffsetClock:
+    """Real time plus an offset the test can move (expiry and stacking over days)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+def stripe_event(stripe_type: str, obj: dict[str, Any], *, event_id: str | None = None,
+                 created: int | None = None) -> str:
+    """A Stripe event body as Stripe sends it (the raw text the signature covers)."""
+    return json.dumps({
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}", "object": "event", "api_version": "2025-09-30.clover",
+        "created": created or int(time.time()), "livemode": False, "pending_webhooks": 1,
+        "type": stripe_type, "data": {"object": obj},
+    })
+
+
+def signed(body: str, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    header = stripe.WebhookSignature.generate_signature_header(body, secret, timestamp=timestamp)
+    return {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+async def start_group_at_end(bootstrap: str, group: str, topics: Iterable[str]) -> None:
+    """Commit the current end of `topics` for a new `group`, so it skips other tests' history."""
+    topics = list(topics)
+    await ensure_topics(bootstrap, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = []
+        for topic in topics:
+            found: set[int] = set()
+            deadline = time.monotonic() + 15
+            while not found and time.monotonic() < deadline:
+                found = consumer.partitions_for_topic(topic) or set()
+                if not found:
+                    await consumer._client.force_metadata_update()
+                    await asyncio.sleep(0.1)
+            partitions += [TopicPartition(topic, p) for p in found]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()
+
+
+async def wait_for(check: Callable[[], Awaitable[Any] | Any], *, timeout: float = 20.0,
+                   interval: float = 0.05) -> Any:
+    """Poll `check` (sync or async) until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+        await asyncio.sleep(interval)
+
+
+@dataclass
+class Billing:
+    settings: Settings
+    client: httpx.AsyncClient
+    db: AsyncDatabase[Document]
+    clock: OffsetClock
+    issuer: TestIssuer
+    publisher: KafkaPublisher
+    kafka: str
+
+    def headers(self, user_id: str, role: str = "User") -> dict[str, str]:
+        return self.issuer.headers(user_id, role=role)
+
+    async def register_user(self, email: str | None = None) -> tuple[str, str]:
+        """Publish `user.registered` as auth does; wait until billing's projection knows the user."""
+        user_id = f"u-{uuid.uuid4().hex[:12]}"
+        email = email or f"{user_id}@example.com"
+        event = new_event(UserRegistered(user_id=user_id, email=email, username=user_id,
+                                         created_at=datetime.now(UTC)), key=user_id, sequence=1, producer="auth")
+        await self.publisher.publish([event])
+        users = Users(self.db)
+        await wait_for(lambda: users.id_for_email(email))
+        return user_id, email
+
+    async def webhook(self, stripe_type: str, obj: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        body = stripe_event(stripe_type, obj, **kwargs)
+        return await self.client.post("/payment/webhook", content=body, headers=signed(body))
+
+    async def entitlement(self, user_id: str) -> Document | None:
+        return await self.db.entitlements.find_one({"_id": user_id})
+
+    async def wait_version(self, user_id: str, version: int, timeout: float = 20) -> Document:
+        async def reached() -> Document | None:
+            doc = await self.entitlement(user_id)
+            return doc if doc and doc["version"] >= version else None
+        return await wait_for(reached, timeout=timeout)
+
+    async def wait_fulfilled(self, event_id: str, timeout: float = 20) -> Document:
+        return await wait_for(lambda: self.db.stripe_events.find_one({"_id": event_id}), timeout=timeout)
+
+    async def ledger(self, user_id: str) -> list[Document]:
+        return await self.db.payments.find({"user_id": user_id}).sort("version", 1).to_list()
