@@ -113,6 +113,8 @@ def service_env(profile: str, base: int) -> dict[str, str]:
         "DS_ENVIRONMENT": "dev" if profile == "dev" else "test",
         "DS_JWKS_URL": f"http://127.0.0.1:{base}/.well-known/jwks.json",
         "DS_TRANSCRIPTS_PROGRESS_URL": f"http://127.0.0.1:{base + SERVICES.index('progress')}",
+        # The demo admin (deploy/local/seed.py) becomes an Admin when it registers.
+        "DS_AUTH_ADMIN_EMAILS": '["admin@dictation.local"]',
         "PYTHONUNBUFFERED": "1",
     }
     if profile == "test":  # end-to-end runs get their own databases beside the other tests'
@@ -120,11 +122,12 @@ def service_env(profile: str, base: int) -> dict[str, str]:
     return env
 
 
-def processes(profile: str) -> list[infra.Server]:
+def processes(profile: str, extra_env: dict[str, str] | None = None) -> list[infra.Server]:
+    """Every process of the profile; `extra_env` overrides settings (e.g. secrets of a test run)."""
     ports = PROFILES[profile]
     base = int(os.environ.get("DS_SERVICES_BASE_PORT", ports["services"]))
     state = Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile))
-    env = service_env(profile, base)
+    env = {**service_env(profile, base), **(extra_env or {})}
     found: list[infra.Server] = []
     for i, name in enumerate(SERVICES):
         for role, offset in ROLES.items():
@@ -136,7 +139,7 @@ def processes(profile: str) -> list[infra.Server]:
     return found
 
 
-def up(profile: str) -> list[infra.Server]:
+def up(profile: str, extra_env: dict[str, str] | None = None) -> list[infra.Server]:
     """Start everything; returns the infrastructure servers this call started (to stop them later)."""
     started = time.monotonic()
     infra_profile = "dev" if profile == "dev" else "test"
@@ -145,7 +148,7 @@ def up(profile: str) -> list[infra.Server]:
         server.start()
     (infra.servers(infra_profile)[0].state / "endpoints.json").write_text(
         __import__("json").dumps(infra.endpoints(infra_profile), indent=2))
-    procs = processes(profile)
+    procs = processes(profile, extra_env)
     auth_api = procs[0]  # the others fetch its JWKS at their first request, so start it first
     first = auth_api.spawn()
     if first is not None:

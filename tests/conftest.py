@@ -1,0 +1,55 @@
+"""Cross-service fixtures: the whole system (15 service processes + the nginx gateway) started
+once per session by the same runner as `make dev`, in its `test` profile, on the test infra."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
+import infra  # deploy/local holds scripts, not a package
+import system
+
+
+@dataclass(frozen=True)
+class WholeSystem:
+    gateway: str  # e.g. http://127.0.0.1:14001/dictation-studio
+    service_urls: dict[str, str]  # service → its API's base URL
+    supabase_issuer: str
+    supabase_secret: str
+    webhook_secret: str
+    admin_email: str
+
+
+@pytest.fixture(scope="session")
+def whole_system() -> Iterator[WholeSystem]:
+    for server in infra.servers("test"):
+        server.start()
+    mongo = MongoClient(infra.endpoints("test")["DS_MONGO_URL"])
+    system.down("test")
+    for name in system.SERVICES:  # a clean slate for this run's services
+        mongo.drop_database(f"e2e{name}")
+    mongo.close()
+    run = WholeSystem(gateway="", service_urls={}, supabase_issuer="https://e2e.supabase.test/auth/v1",
+                      supabase_secret=secrets.token_urlsafe(32), webhook_secret="whsec_" + secrets.token_hex(16),
+                      admin_email="admin@e2e.test")
+    env = {
+        "DS_AUTH_SUPABASE_ISSUER": run.supabase_issuer,
+        "DS_AUTH_SUPABASE_JWT_SECRET": run.supabase_secret,
+        "DS_AUTH_ADMIN_EMAILS": f'["{run.admin_email}"]',
+        "DS_BILLING_STRIPE_WEBHOOK_SECRET": run.webhook_secret,
+        "DS_LOG_LEVEL": "WARNING",
+    }
+    system.up("test", env)
+    procs = system.processes("test")
+    apis = {p.service: f"http://127.0.0.1:{p.port}" for p in procs
+            if isinstance(p, system.ServiceProcess) and p.role == "api"}
+    yield WholeSystem(**{**run.__dict__, "gateway": f"http://127.0.0.1:{procs[-1].port}/dictation-studio",
+                         "service_urls": apis})
+    system.down("test")
