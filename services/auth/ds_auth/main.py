@@ -21,6 +21,7 @@ from ds_auth.adapters.sessions import SessionStore
 from ds_auth.adapters.users import INDEXES, UserStore
 from ds_auth.api import auth_routes, jwks_routes, user_routes
 from ds_auth.api.context import ACCESS_HEADER, REFRESH_HEADER, AuthContext
+from ds_auth.domain.users import normalize_email
 from ds_auth.messaging.handlers import handlers, purge_sessions_forever
 from ds_auth.settings import Settings
 
@@ -46,10 +47,11 @@ def api_app(settings: Settings | None = None, *, clock: Clock | None = None) -> 
                 grace_s=settings.refresh_grace_s, access_ttl_s=settings.access_token_ttl_s,
                 revocations=revocations, nudge=app.state.nudge)
             identity = IdentityVerifier.from_settings(settings)
+            users = UserStore(stores.db, stores.redis, keys, clock, app.state.nudge,
+                              admin_emails=frozenset(normalize_email(e) for e in settings.admin_emails))
             app.state.auth = AuthContext(
-                settings=settings, clock=clock, keyring=keyring, users=UserStore(stores.db, stores.redis, keys, clock),
-                sessions=sessions, identity=identity, feedback=FeedbackStore(stores.db, clock),
-                limiter=RateLimiter(stores.redis, keys))
+                settings=settings, clock=clock, keyring=keyring, users=users, sessions=sessions,
+                identity=identity, feedback=FeedbackStore(stores.db, clock), limiter=RateLimiter(stores.redis, keys))
             try:
                 checkpoints = functools.partial(sessions.run_checkpoints, interval_s=settings.checkpoint_interval_s)
                 async with background([checkpoints]):

@@ -41,6 +41,10 @@ class Settings(ServiceSettings):
     google_issuers: list[str] = ["https://accounts.google.com", "accounts.google.com"]
     google_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"
 
+    # Operator bootstrap: these (verified) e-mails get the Admin role when their user is created.
+    # Later role changes go through PUT /auth/user/role by an admin.
+    admin_emails: list[str] = []
+
     # --- rate limits (fixed windows of 60 s, in Redis) ----------------------------------------
     limit_login_per_ip: int = 30
     limit_login_per_account: int = 10

@@ -20,7 +20,7 @@ from ds_common.errors import NotFound
 from ds_common.events.consumer import apply_once_by_sequence
 from ds_common.events.contracts import UserRegistered, UserUpdated
 from ds_common.events.envelope import new_event
-from ds_common.events.outbox import document_with_events, outbox_indexes, with_events
+from ds_common.events.outbox import OutboxNudge, document_with_events, outbox_indexes, with_events
 from ds_common.mongo import Document, IndexSpec, asc
 from ds_common.redis import KeySpace
 from pymongo.asynchronous.database import AsyncDatabase
@@ -43,11 +43,18 @@ INDEXES = [
 
 
 class UserStore:
-    def __init__(self, db: AsyncDatabase[Document], redis: Redis, keys: KeySpace, clock: Clock) -> None:
+    def __init__(self, db: AsyncDatabase[Document], redis: Redis, keys: KeySpace, clock: Clock,
+                 nudge: OutboxNudge | None = None, admin_emails: frozenset[str] = frozenset()) -> None:
         self.db = db
+        self.admin_emails = admin_emails  # operator bootstrap: these e-mails register as Admin
         self.redis = redis
         self.keys = keys
         self.clock = clock
+        self.nudge = nudge  # wakes the relay after a write that carries events
+
+    async def _nudge(self) -> None:
+        if self.nudge is not None:
+            await self.nudge.nudge()
 
     # --- reads ------------------------------------------------------------------------------------
     async def id_for_email(self, email: str) -> str | None:
@@ -110,11 +117,13 @@ class UserStore:
         if doc is not None:
             return doc, False
         now = self.clock.now()
-        doc = new_user_document(user_id, email, username, avatar, now)
+        role = "Admin" if email in self.admin_emails else "User"
+        doc = new_user_document(user_id, email, username, avatar, now, role)
         event = new_event(UserRegistered(user_id=user_id, email=email, username=doc["username"], avatar=avatar,
-                                         created_at=now), key=user_id, sequence=1, producer=PRODUCER)
+                                         role=role, created_at=now), key=user_id, sequence=1, producer=PRODUCER)
         try:
             await self.db.users.insert_one(document_with_events(doc, event))
+            await self._nudge()
             return doc, True
         except DuplicateKeyError:  # a concurrent first sign-in of the same person won
             found = await self.db.users.find_one({"_id": user_id}, {"_outbox": 0})
@@ -147,6 +156,8 @@ class UserStore:
             result = await self.db.users.update_one({"_id": user_id, "version": doc.get("version", 1)}, update)
             if result.matched_count:
                 await self.forget(user_id)
+                if "version" in update["$set"]:
+                    await self._nudge()
                 return {**after, "updated_at": now}
         raise RuntimeError("user update kept conflicting")
 

@@ -90,11 +90,12 @@ def default_dictation_config() -> dict[str, Any]:
             "shortcuts": {"repeat": "Tab", "next": "Enter", "prev": "ControlLeft"}}
 
 
-def new_user_document(user_id: str, email: str, username: str, avatar: str, now: datetime) -> dict[str, Any]:
+def new_user_document(user_id: str, email: str, username: str, avatar: str, now: datetime,
+                      role: str = "User") -> dict[str, Any]:
     """A new user with the legacy defaults (§5.7). `version` is the sequence of its events."""
     return {
         "_id": user_id, "email": email, "username": username or email.split("@")[0], "avatar": avatar,
-        "role": "User", "language": "en", "dictation_config": default_dictation_config(),
+        "role": role, "language": "en", "dictation_config": default_dictation_config(),
         "created_at": now, "updated_at": now, "version": 1,
     }
 
