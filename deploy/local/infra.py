@@ -97,7 +97,8 @@ class Server:
             argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].split(b" ")[0].decode()
         except (OSError, ValueError):
             return None
-        return pid if Path(argv0).name == Path(executable).name else None
+        # nginx retitles itself "nginx: master process ...", redis "path host:port"
+        return pid if Path(argv0).name.rstrip(":") == Path(executable).name else None
 
     def start(self) -> None:
         proc = self.spawn()

@@ -61,6 +61,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     gw.wait_healthy(proc)
     yield f"http://127.0.0.1:{gw.port}"
     gw.stop()
+    assert not system.infra.port_open(gw.port), "the runner must stop the nginx it started"
     for server in echoes.values():
         server.shutdown()
 
