@@ -46,6 +46,9 @@ check: install ## lint (ruff) and type-check (mypy; strict on libs/common)
 bench: install infra-test ## run every service benchmark; figures go to bench/results/*.json
 	@for script in services/*/bench/run.py; do $(UV) run python $$script || exit 1; done
 
+bench-load: install infra-test ## the whole system under load through the gateway → bench/results/load-gateway.json
+	@$(UV) run python tests/load/run.py
+
 bench-%: install infra-test ## run one service's benchmark, e.g. `make bench-auth`
 	@$(UV) run python services/$*/bench/run.py
 

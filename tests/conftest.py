@@ -14,6 +14,7 @@ from pymongo import MongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
 import infra  # deploy/local holds scripts, not a package
+import seed
 import system
 
 
@@ -42,7 +43,7 @@ def whole_system() -> Iterator[WholeSystem]:
     env = {
         "DS_AUTH_SUPABASE_ISSUER": run.supabase_issuer,
         "DS_AUTH_SUPABASE_JWT_SECRET": run.supabase_secret,
-        "DS_AUTH_ADMIN_EMAILS": f'["{run.admin_email}"]',
+        "DS_AUTH_ADMIN_EMAILS": f'["{run.admin_email}", "{seed.ADMIN_EMAIL}"]',
         "DS_BILLING_STRIPE_WEBHOOK_SECRET": run.webhook_secret,
         "DS_LOG_LEVEL": "WARNING",
     }

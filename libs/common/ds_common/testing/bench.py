@@ -92,10 +92,11 @@ def wrk(base_url: str, requests: Sequence[Request], *, connections: int = 32, th
 
 @contextlib.contextmanager
 def service_process(module: str, role: str, port: int, env: Mapping[str, str], *,
-                    workers: int = 1, ready_timeout_s: float = 60) -> Iterator[str]:
-    """Run `python -m <module> <role>` on loopback until the block exits; yields its base URL."""
-    args = [sys.executable, "-m", module, role, "--port", str(port)]
-    if workers > 1:
+                    workers: int = 1, ready_timeout_s: float = 60,
+                    argv: Sequence[str] | None = None) -> Iterator[str]:
+    """Run `python -m <module> <role>` (or `argv`) on loopback until the block exits; yields its URL."""
+    args = list(argv) if argv else [sys.executable, "-m", module, role, "--port", str(port)]
+    if workers > 1 and not argv:
         args += ["--workers", str(workers)]
     log = tempfile.NamedTemporaryFile(prefix=f"{module}-{role}-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)

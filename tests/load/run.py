@@ -1,0 +1,129 @@
+"""Load benchmark through the gateway: req/s and p50/p99 per journey endpoint at 64 connections,
+next to the floor (a constant-JSON FastAPI endpoint behind the same nginx config), plus the
+learner-journey scenario's per-step latencies. Writes bench/results/load-gateway.json.
+
+    make bench-load        (or: uv run python tests/load/run.py [--duration 10] [--connections 64])
+
+Starts the whole system in the `test` profile (separate ports, fresh e2e databases) and stops it
+at the end. The gateway's per-IP rate limits are raised for this run only: every request comes
+from 127.0.0.1, which a real deployment would throttle as one client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from ds_common.testing.bench import Request, service_process, write_results, wrk
+from ds_common.testing.infra import free_port
+from pymongo import MongoClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy" / "local"))
+import infra  # scripts, not packages
+import seed
+import system
+from journey import Learner, auto_save_body, create_learners, run_journeys
+
+HERE = Path(__file__).resolve().parent
+CHANNEL, VIDEO = "demo-stories", "aaaaaaaaaa1"
+UNTHROTTLED = {
+    "DS_GATEWAY_RATE": "1000000", "DS_GATEWAY_AUTH_RATE": "1000000",
+    "DS_AUTH_LIMIT_LOGIN_PER_IP": "100000", "DS_AUTH_LIMIT_REGISTER_PER_IP": "100000",
+    "DS_AUTH_LIMIT_LOGIN_PER_ACCOUNT": "100000", "DS_LOG_LEVEL": "WARNING",
+}
+
+
+def scenarios(learners: list[Learner]) -> dict[str, list[Request]]:
+    def each(method: str, path: str, body: object | None = None, **extra: str) -> list[Request]:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        return [Request(method, path.format(email=lr.email), {**headers, "Authorization": f"Bearer {lr.access}"},
+                        json.dumps(body) if body is not None else "") for lr in learners]
+
+    base = "/dictation-studio"
+    key = f"channelId={CHANNEL}&videoId={VIDEO}"
+    return {
+        "GET /service/channel": [Request("GET", f"{base}/service/channel?visibility=public&language=all", {})],
+        "GET /service/video-list/{id}": each("GET", f"{base}/service/video-list/{CHANNEL}?visibility=public"),
+        "GET /user/progress/channel": each("GET", f"{base}/user/progress/channel?channelId={CHANNEL}"),
+        "GET /user/dictation_quota": each("GET", f"{base}/user/dictation_quota?{key}"),
+        "POST /user/register_dictation": each("POST", f"{base}/user/register_dictation",
+                                              {"channelId": CHANNEL, "videoId": VIDEO}),
+        "GET /service/video-transcript/{c}/{v}": each("GET", f"{base}/service/video-transcript/{CHANNEL}/{VIDEO}"),
+        "GET /user/progress": each("GET", f"{base}/user/progress?{key}"),
+        "POST /user/progress": each("POST", f"{base}/user/progress", auto_save_body(CHANNEL, VIDEO)),
+        "GET /user/missed-words": each("GET", f"{base}/user/missed-words"),
+        "GET /user/config": each("GET", f"{base}/user/config"),
+        "GET /user/all-progress": each("GET", f"{base}/user/all-progress"),
+        "GET /auth/userinfo/{email}": each("GET", base + "/auth/userinfo/{email}"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--learners", type=int, default=64)
+    args = parser.parse_args()
+
+    mongo = MongoClient(infra.endpoints("test")["DS_MONGO_URL"])
+    system.down("test")
+    for name in system.SERVICES:
+        mongo.drop_database(f"e2e{name}")
+    system.up("test", UNTHROTTLED)
+    gateway_port = system.processes("test")[-1].port
+    base_url = f"http://127.0.0.1:{gateway_port}"
+    results: dict[str, object] = {}
+    try:
+        seed.main(f"{base_url}/dictation-studio")
+        learners = create_learners(f"{base_url}/dictation-studio", args.learners)
+        with httpx.Client(base_url=f"{base_url}/dictation-studio", timeout=30) as client:
+            for learner in learners:  # each learner has started the video: transcript access allowed
+                client.post("/user/register_dictation", json={"channelId": CHANNEL, "videoId": VIDEO},
+                            headers={"Authorization": f"Bearer {learner.access}"}).raise_for_status()
+        time.sleep(2)  # projections settle (video.started → transcripts' access projection)
+
+        floor = measure_floor(args.duration, args.connections)
+        results["floor: constant JSON behind the gateway"] = floor
+        for name, requests in scenarios(learners).items():
+            stats = wrk(base_url, requests, connections=args.connections, duration_s=args.duration)
+            stats["ratio_to_floor"] = round(stats["rps"] / floor["rps"], 3)
+            stats["target_met"] = stats["ratio_to_floor"] >= 0.5 and stats["p99_ms"] <= 100 \
+                and stats["errors_status"] == 0
+            results[name] = stats
+        journey = asyncio.run(run_journeys(f"{base_url}/dictation-studio", learners[:32], CHANNEL, VIDEO,
+                                           iterations=5, deadline_s=120))
+        results["journey (32 concurrent learners, 5 journeys each)"] = {
+            "journeys": journey.journeys, "steps": journey.summary(),
+            "failures": {k: v[:3] for k, v in journey.failures.items()}}
+    finally:
+        system.down("test")
+    write_results("load-gateway", results)
+
+
+def measure_floor(duration: int, connections: int) -> dict[str, object]:
+    """The constant-JSON app behind its own nginx instance rendered from the same template."""
+    port = free_port()
+    state = Path(infra.ROOT / ".run" / "floor")
+    with service_process("floor_app", "", port, {}, argv=[sys.executable, str(HERE / "floor_app.py"),
+                                                           "--port", str(port)]):
+        gw = system.Gateway("gateway", free_port(), state, upstreams=dict.fromkeys(system.SERVICES, port),
+                            rate="1000000", auth_rate="1000000")
+        proc = gw.spawn()
+        assert proc is not None
+        gw.wait_healthy(proc)
+        try:
+            return wrk(f"http://127.0.0.1:{gw.port}",
+                       [Request("GET", "/dictation-studio/service/channel?visibility=public&language=all", {})],
+                       connections=connections, duration_s=duration)
+        finally:
+            gw.stop()
+
+
+if __name__ == "__main__":
+    main()
