@@ -9,7 +9,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from ds_common.testing.fixtures import unique
-from ds_progress.adapters.collections import JOURNAL, PROGRESS
+from ds_progress.adapters.collections import JOURNAL, progress_collection
 from ds_progress.adapters.journal import Compactor
 from ds_progress.main import api_app
 from progress_helpers import save_body
@@ -45,7 +45,7 @@ async def test_save_restore_and_partial_updates(client, issuer, mongo_db) -> Non
     assert from_journal.json()["userInput"] == expected
     while await Compactor(mongo_db).compact_once():
         pass
-    doc = await mongo_db[PROGRESS].find_one({"_id": f"{user}:ch1:v1"})
+    doc = await mongo_db[progress_collection(user)].find_one({"_id": f"{user}:ch1:v1"})
     assert doc["input"] == expected and doc["completion"] == 40
     assert await mongo_db[JOURNAL].count_documents({"saves.u": user, "applied": False}) == 0
     await client.app.state.ctx.cache.redis.delete(f"progress:p:{user}:ch1:v1")

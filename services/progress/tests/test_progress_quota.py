@@ -12,7 +12,7 @@ from ds_common.events.envelope import new_event
 from ds_common.events.kafka import KafkaPublisher, ensure_topics
 from ds_common.testing.fixtures import unique
 from ds_progress.adapters.collections import QUOTA
-from progress_helpers import consumer, running, stores_for, until
+from progress_helpers import consumer, position_group, running, stores_for, until
 
 pytestmark = pytest.mark.integration
 
@@ -108,11 +108,13 @@ async def test_plan_changed_lifts_the_limit_within_2s_and_expiry_restores_it(
         await register(client, h, f"v{i}")
     assert not (await quota(client, h, "v9"))["canProceed"]
 
-    await ensure_topics(endpoints.kafka_bootstrap, ["plan.changed", "session.revoked", "user.registered",
-                                                    "user.updated", "practice.recorded"])
+    topics = ["plan.changed", "session.revoked", "user.registered", "user.updated", "practice.recorded"]
+    await ensure_topics(endpoints.kafka_bootstrap, topics)
     publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="fake-billing")
+    group = unique("progress-test")
+    await position_group(endpoints.kafka_bootstrap, group, topics)
     async with stores_for(settings) as stores:
-        runner = consumer(settings, stores, unique("progress-test"))
+        runner = consumer(settings, stores, group)
         async with running(runner.run):
             await until(lambda: asyncio.sleep(0, runner.started.is_set()))
             paid_until = clock.now() + timedelta(days=30)

@@ -10,12 +10,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ds_common.events.cli import rewind
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import ensure_topics
 from ds_common.testing.fixtures import unique
 from ds_progress.adapters.collections import STATS_DAILY
-from progress_helpers import consumer, relay, running, save_body, stores_for, until
+from progress_helpers import consumer, position_group, relay, running, save_body, stores_for, until
 
 pytestmark = pytest.mark.integration
 TOPICS = ["practice.recorded", "plan.changed", "session.revoked", "user.registered", "user.updated"]
@@ -28,6 +27,8 @@ async def total(client, h) -> int:
 async def test_statistics_exact_after_a_crash_mid_batch_and_after_a_full_replay(
         client, issuer, clock, settings, endpoints, mongo_db) -> None:
     await ensure_topics(endpoints.kafka_bootstrap, TOPICS)
+    group = unique("progress-stats")
+    start = await position_group(endpoints.kafka_bootstrap, group, TOPICS)
     user = unique("u")
     h = issuer.headers(user)
     day_one = clock.now()
@@ -38,8 +39,6 @@ async def test_statistics_exact_after_a_crash_mid_batch_and_after_a_full_replay(
     for _ in range(10):
         await client.post("/user/progress", json=save_body("chT", "v9", duration=7), headers=h)
     expected = 20 * 10 + 10 * 7
-
-    group = unique("progress-stats")
     applied = 0
 
     def crash_after_12(topic: str, handler):
@@ -69,9 +68,9 @@ async def test_statistics_exact_after_a_crash_mid_batch_and_after_a_full_replay(
         midnight = int(datetime(day_one.year, day_one.month, day_one.day, tzinfo=UTC).timestamp() * 1000)
         assert duration["dailyDurations"] == {str(midnight): 200, str(midnight + 86_400_000): 70}
 
-        # Full replay: reset the projection, rewind the group on the topic, consume again.
+        # Full replay: reset the projection, move the group back, consume again.
         await mongo_db[STATS_DAILY].delete_many({})
-        await rewind(settings.kafka_bootstrap, group, ["practice.recorded"])
+        await position_group(settings.kafka_bootstrap, group, TOPICS, start)
         third = consumer(settings, stores, group)
         async with running(third.run):
             await until(lambda: _equals(total(client, h), expected), timeout=60)

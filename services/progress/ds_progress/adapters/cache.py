@@ -10,7 +10,6 @@ a state older than that save.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from ds_common.mongo import Document
 from ds_common.redis import KeySpace
@@ -96,19 +95,21 @@ class ProgressCache:
     async def fill(self, key: str, generation: str, state: Document) -> None:
         await self._fill(keys=self._pair(key), args=[generation, PROGRESS_TTL_S, *state_fields(state)])
 
-    async def saved(self, key: str, state_delta: Document) -> None:
-        await self._save(keys=self._pair(key), args=[PROGRESS_TTL_S, *state_fields(state_delta)])
+    async def after_save(self, key: str, state_delta: Document, user_id: str, fields: list[str],
+                         seconds: int) -> list[int] | None:
+        """Update the cached progress and add to the cached totals in one round trip; the totals
+        are None when they are not cached (the caller rebuilds them)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await self._save(keys=self._pair(key), args=[PROGRESS_TTL_S, *state_fields(state_delta)], client=pipe)
+            await self._totals(keys=[self.keys("totals", user_id)], args=[*fields, seconds], client=pipe)
+            _, totals = await pipe.execute()
+        return None if totals is None else [int(v) for v in totals]
 
     async def swap_last_save(self, user_id: str, now_s: float | None = None) -> float | None:
         """Record a save now; returns the seconds since this learner's previous save, if known."""
         now_s = time.time() if now_s is None else now_s
         previous = await self._swap(keys=[self.keys("last-save", user_id)], args=[repr(now_s), LAST_SAVE_TTL_S])
         return None if previous is None else now_s - float(previous)
-
-    async def add_practice(self, user_id: str, fields: list[str], seconds: int) -> list[int] | None:
-        """Add to the cached totals; None when they are not cached (the caller rebuilds them)."""
-        result: Any = await self._totals(keys=[self.keys("totals", user_id)], args=[*fields, seconds])
-        return None if result is None else [int(v) for v in result]
 
     async def set_totals(self, user_id: str, totals: dict[str, int]) -> None:
         key = self.keys("totals", user_id)

@@ -6,11 +6,18 @@ secondary indexes serve the admin and per-user list queries on MongoDB.
 
 from __future__ import annotations
 
+import zlib
+
 from ds_common.events.outbox import outbox_indexes
 from ds_common.mongo import IndexSpec, asc
 
 JOURNAL = "journal"          # group-committed progress saves; each batch doc carries its practice events
-PROGRESS = "progress"        # _id "{user}:{channel}:{video}": inputs, position, completion (compacted journal)
+# Progress documents, _id "{user}:{channel}:{video}" (inputs, position, completion; the compacted
+# journal), spread over PROGRESS_PARTITIONS collections by learner: on the test store every update
+# scans its whole collection while holding the server-wide write lock, so compaction cost follows
+# the partition's size, not the whole data set's. One learner's documents share a partition, so
+# the per-learner views read one collection. (On MongoDB this costs nothing and is not needed.)
+PROGRESS_PARTITIONS = 32
 QUOTA = "quota"              # _id user: current cycle, its videos, history; outbox for video.started
 ENTITLEMENTS = "entitlements"  # _id user: billing's plan.changed mirror
 USERS = "users"              # _id user: email, created_at (user.registered / user.updated)
@@ -19,8 +26,13 @@ MISSED_WORDS = "missed_words"  # _id user: {lang: [words]}
 
 OUTBOX_COLLECTIONS = (JOURNAL, QUOTA)
 
+
+def progress_collection(user_id: str) -> str:
+    return f"progress{zlib.crc32(user_id.encode()) % PROGRESS_PARTITIONS:02d}"
+
+
 INDEXES: list[IndexSpec] = [
-    IndexSpec(PROGRESS, asc("user_id", "channel_id")),
+    *(IndexSpec(f"progress{p:02d}", asc("user_id", "channel_id")) for p in range(PROGRESS_PARTITIONS)),
     IndexSpec(JOURNAL, asc("applied", "_id")),
     IndexSpec(JOURNAL, asc("saves.u")),
     IndexSpec(USERS, asc("email")),

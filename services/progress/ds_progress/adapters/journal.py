@@ -29,7 +29,7 @@ from ds_common.events.outbox import PENDING, OutboxNudge, document_with_events
 from ds_common.mongo import Document, DuplicateKeyError
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ds_progress.adapters.collections import JOURNAL, PROGRESS
+from ds_progress.adapters.collections import JOURNAL, progress_collection
 
 logger = logging.getLogger("ds.progress.journal")
 _counter = itertools.count()
@@ -98,8 +98,8 @@ def save_update(save: Document) -> dict[str, Any]:
 
 class Compactor:
     def __init__(self, db: AsyncDatabase[Document], *, batch_size: int = 50, idle_s: float = 0.5) -> None:
+        self.db = db
         self.journal = db[JOURNAL]
-        self.progress = db[PROGRESS]
         self.batch_size = batch_size
         self.idle_s = idle_s
 
@@ -107,12 +107,12 @@ class Compactor:
         docs = await (self.journal.find({"applied": False}, {"saves": 1})
                       .sort("_id", 1).limit(self.batch_size).to_list())
         if docs:
-            merged: dict[str, dict[str, Any]] = {}
+            merged: dict[tuple[str, str], dict[str, Any]] = {}
             for doc in docs:
                 for save in doc["saves"]:
-                    merged.setdefault(save["k"], {}).update(save_update(save))
-            for key, fields in merged.items():
-                await self.progress.update_one({"_id": key}, {"$set": fields}, upsert=True)
+                    merged.setdefault((progress_collection(save["u"]), save["k"]), {}).update(save_update(save))
+            for (collection, key), fields in merged.items():
+                await self.db[collection].update_one({"_id": key}, {"$set": fields}, upsert=True)
             await self.journal.update_many({"_id": {"$in": [d["_id"] for d in docs]}}, {"$set": {"applied": True}})
         await self.journal.delete_many({"applied": True, PENDING: {"$exists": False}})
         return len(docs)
@@ -128,17 +128,17 @@ class ProgressReader:
     """Progress as stored: compacted documents plus the journal saves not applied yet."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
         self.journal = db[JOURNAL]
-        self.progress = db[PROGRESS]
 
     async def _pending(self, query: Document) -> list[Document]:
         # Read before the documents: a batch applied in between is then folded twice (harmless).
         docs = await self.journal.find({"applied": False, **query}, {"saves": 1}).sort("_id", 1).to_list()
         return [s for d in docs for s in d["saves"]]
 
-    async def one(self, key: str) -> Document | None:
+    async def one(self, user_id: str, key: str) -> Document | None:
         pending = [s for s in await self._pending({"saves.k": key}) if s["k"] == key]
-        state = await self.progress.find_one({"_id": key})
+        state = await self.db[progress_collection(user_id)].find_one({"_id": key})
         if state is None and not pending:
             return None
         state = state or {"_id": key}
@@ -149,15 +149,16 @@ class ProgressReader:
     async def start(self, user_id: str, channel_id: str, video_id: str, now_ms: int) -> None:
         """The empty entry register_dictation creates when there is none (legacy §4.5)."""
         with contextlib.suppress(DuplicateKeyError):
-            await self.progress.insert_one({"_id": f"{user_id}:{channel_id}:{video_id}", "user_id": user_id,
-                                            "channel_id": channel_id, "video_id": video_id, "input": {},
-                                            "current_time": now_ms, "completion": 0})
+            await self.db[progress_collection(user_id)].insert_one({
+                "_id": f"{user_id}:{channel_id}:{video_id}", "user_id": user_id, "channel_id": channel_id,
+                "video_id": video_id, "input": {}, "current_time": now_ms, "completion": 0})
 
     async def of_user(self, user_id: str, *, channel_id: str | None = None, limit: int = 2000) -> list[Document]:
         pending = [s for s in await self._pending({"saves.u": user_id})
                    if s["u"] == user_id and (channel_id is None or s["c"] == channel_id)]
         query: Document = {"user_id": user_id} | ({"channel_id": channel_id} if channel_id else {})
-        states = {d["_id"]: d for d in await self.progress.find(query).limit(limit).to_list()}
+        found = await self.db[progress_collection(user_id)].find(query).limit(limit).to_list()
+        states = {d["_id"]: d for d in found}
         for save in pending:
             apply_save(states.setdefault(save["k"], {"_id": save["k"]}), save)
         return list(states.values())[:limit]

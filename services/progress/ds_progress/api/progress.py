@@ -9,6 +9,7 @@ from ds_common.clock import to_ms, utc_midnight
 from ds_common.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from ds_common.events.contracts import PracticeRecorded
 from ds_common.events.envelope import new_event
+from ds_common.mongo import Document
 from fastapi import APIRouter, Query
 from pymongo.errors import PyMongoError
 
@@ -38,22 +39,23 @@ async def save_progress(body: SaveProgress, user: CurrentUser, c: Ctx) -> dict[s
         await c.journal.append(save, event if seconds > 0 else None)
     except PyMongoError as exc:  # not stored: the front end keeps its inputs and saves again
         raise ServiceUnavailable("Progress could not be saved, please retry") from exc
-    await c.cache.saved(key, {"input": body.userInput, "current_time": save["t"], "completion": save["p"], **hints})
-    totals = await practice_totals(c, user.user_id, channel_id, video_id, to_ms(utc_midnight(now)), seconds)
+    totals = await practice_totals(c, user.user_id, channel_id, video_id, to_ms(utc_midnight(now)), seconds,
+                                   saved=(key, {"input": body.userInput, "current_time": save["t"],
+                                                "completion": save["p"], **hints}))
     return {"message": "Dictation progress and video duration updated successfully",
             "videoDuration": totals[3], "channelTotalDuration": totals[2],
             "totalDuration": totals[0], "dailyDuration": totals[1]}
 
 
 async def practice_totals(c: Context, user_id: str, channel_id: str, video_id: str, day_ms: int,
-                          seconds: int) -> list[int]:
+                          seconds: int, saved: tuple[str, Document]) -> list[int]:
     """Totals shown after a save: a Redis copy of the statistics projection plus the saves since.
 
     The projection is authoritative (GET /user/duration reads it); this copy only feeds the save
     response and is rebuilt from the projection when it has expired.
     """
     fields = ["all", f"d:{day_ms}", f"c:{channel_id}", f"v:{channel_id}:{video_id}"]
-    added = await c.cache.add_practice(user_id, fields, seconds)
+    added = await c.cache.after_save(*saved, user_id, fields, seconds)  # one Redis round trip
     if added is not None:
         return added
     totals = await c.stats.totals(user_id)
@@ -72,7 +74,7 @@ async def get_progress(user: CurrentUser, c: Ctx, channelId: str | None = None,
     state = await c.cache.get(key)
     if state is None:
         generation = await c.cache.generation(key)
-        state = await c.reader.one(key)
+        state = await c.reader.one(user.user_id, key)
         if state is not None:
             await c.cache.fill(key, generation, state)
     if state is None:  # legacy: an empty string, not {}, when nothing was saved

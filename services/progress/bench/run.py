@@ -1,0 +1,121 @@
+"""Progress benchmark: autosave (POST /user/progress, 20 inputs) and restore (GET /user/progress).
+
+    flock /tmp/ds-tests.lock python3 -m uv run python services/progress/bench/run.py
+
+Starts the API (2 workers) against the test infrastructure with a fresh database and drives each
+scenario with wrk at 32 connections for 10 s (1,000 learners with valid tokens, rotating):
+
+- save_api_only: the API alone. Afterwards every answered save is counted in the journal
+  (durability check: stored saves >= requests wrk saw answered).
+- save_full_system: the same with the relay (practice events to Kafka) and the consumer (statistics
+  projection and journal compaction) running beside it, as deployed.
+- get_progress: restore after every learner has saved once.
+
+Targets (issue 7): >= 1,500 req/s each, p99 <= 50 ms; the load to carry is 10,000 learners
+autosaving every 30 s = ~333 saves/s. Writes bench/results/progress.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+
+import httpx
+from ds_common.mongo import make_mongo_client
+from ds_common.testing.bench import Request, service_process, write_results, wrk
+from ds_common.testing.infra import free_port, local_endpoints
+from ds_common.testing.jwks import TestIssuer
+
+LEARNERS = 1000
+DURATION_S = int(os.environ.get("BENCH_DURATION_S", "10"))
+TARGET_RPS, P99_TARGET_MS, AUTOSAVE_LOAD = 1500, 50, 10_000 / 30
+
+
+def body(i: int) -> dict:
+    return {"channelId": f"UCbench{i % 20:02d}", "videoId": f"vid{i % 50:08d}",
+            "userInput": {str(k): f"the learner typed sentence {k} of this video" for k in range(20)},
+            "currentTime": 1_760_000_000_000, "overallCompletion": 42.5, "duration": 30}
+
+
+async def seed(base: str, headers: list[dict[str, str]]) -> None:
+    limit = asyncio.Semaphore(16)
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        async def one(i: int) -> None:
+            async with limit:
+                (await http.post("/user/progress", json=body(i), headers=headers[i])).raise_for_status()
+        await asyncio.gather(*(one(i) for i in range(len(headers))))
+
+
+async def stored_saves(mongo_url: str, db: str) -> int:
+    client = make_mongo_client(mongo_url)
+    try:
+        return sum([len(d["saves"]) async for d in client[db].journal.find({}, {"saves": 1})])
+    finally:
+        await client.close()
+
+
+async def drop(mongo_url: str, name: str) -> None:
+    client = make_mongo_client(mongo_url)
+    await client.drop_database(name)
+    await client.close()
+
+
+def judged(stats: dict) -> dict:
+    stats["meets_target"] = stats["rps"] >= TARGET_RPS and stats["p99_ms"] <= P99_TARGET_MS
+    stats["headroom_vs_333_saves_per_s"] = round(stats["rps"] / AUTOSAVE_LOAD, 1)
+    return stats
+
+
+def main() -> int:
+    endpoints = local_endpoints()
+    issuer = TestIssuer()
+    issuer.serve()
+    headers = [issuer.headers(f"bench-learner-{i}-{uuid.uuid4().hex[:6]}") for i in range(LEARNERS)]
+    json_headers = [{**h, "Content-Type": "application/json"} for h in headers]
+    saves = [Request("POST", "/user/progress", json_headers[i], json.dumps(body(i), separators=(",", ":")))
+             for i in range(LEARNERS)]
+    gets = [Request("GET", f"/user/progress?channelId={body(i)['channelId']}&videoId={body(i)['videoId']}",
+                    headers[i]) for i in range(LEARNERS)]
+    results: dict[str, object] = {"learners": LEARNERS, "inputs_per_save": 20, "api_workers": 2,
+                                  "target": {"rps": TARGET_RPS, "p99_ms": P99_TARGET_MS},
+                                  "autosave_load_saves_per_s": round(AUTOSAVE_LOAD, 1)}
+    databases = []
+
+    def environment() -> tuple[str, dict[str, str]]:
+        name = "progressbench" + "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8]
+        databases.append(name)
+        return name, {"DS_PROGRESS_MONGO_URL": endpoints.mongo_url, "DS_PROGRESS_MONGO_DB": name,
+                      "DS_PROGRESS_REDIS_URL": endpoints.redis_url,
+                      "DS_PROGRESS_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
+                      "DS_PROGRESS_JWKS_URL": issuer.url, "DS_PROGRESS_LOG_LEVEL": "WARNING",
+                      "DS_PROGRESS_ENVIRONMENT": "test",
+                      "DS_PROGRESS_CONSUMER_GROUP": f"progress-bench-{uuid.uuid4().hex[:8]}"}
+
+    try:
+        name, env = environment()
+        with service_process("ds_progress", "api", free_port(), env, workers=2) as base:
+            stats = judged(wrk(base, saves, duration_s=DURATION_S))
+            stats["saves_stored"] = asyncio.run(stored_saves(endpoints.mongo_url, name))
+            stats["every_answered_save_stored"] = stats["saves_stored"] >= stats["requests"] - stats["errors_status"]
+            results["save_api_only"] = stats
+
+        name, env = environment()
+        with service_process("ds_progress", "relay", free_port(), env), \
+                service_process("ds_progress", "consumer", free_port(), env), \
+                service_process("ds_progress", "api", free_port(), env, workers=2) as base:
+            results["save_full_system"] = judged(wrk(base, saves, duration_s=DURATION_S))
+            asyncio.run(seed(base, headers))
+            results["get_progress"] = judged(wrk(base, gets, duration_s=DURATION_S))
+    finally:
+        issuer.close()
+        for name in databases:
+            asyncio.run(drop(endpoints.mongo_url, name))
+    write_results("progress", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
