@@ -33,6 +33,7 @@ INDEXES = [
 ]
 
 EventFactory = Callable[[int], Envelope]  # sequence -> the event to store with the change
+ChangeEvent = Callable[[Document, int], Envelope]  # (the changed video, sequence) -> its event
 PublishOutcome = Literal["created", "duplicate"]
 
 
@@ -79,9 +80,6 @@ class CatalogRepo:
         result = await self.channels.update_one({"_id": channel_id}, {"$set": {**fields, "updated_at": now}})
         return result.matched_count == 1
 
-    async def add_video_to_channel(self, channel_id: str, video_id: str) -> None:
-        await self.channels.update_one({"_id": channel_id}, {"$addToSet": {"videos": video_id}})
-
     async def remove_video_from_channel(self, channel_id: str, video_id: str) -> None:
         await self.channels.update_one({"_id": channel_id}, {"$pullAll": {"videos": [video_id]}})
 
@@ -114,11 +112,19 @@ class CatalogRepo:
     async def count_videos(self) -> int:
         return await self.videos.count_documents({"removed": False})
 
+    async def video_states(self, keys: Sequence[str]) -> dict[str, Document]:
+        """`removed` and `seq` of the stored videos among `keys`, tombstones included (one query)."""
+        found = await self.videos.find({"_id": {"$in": list(keys)}}, {"removed": 1, "seq": 1}).to_list()
+        return {d["_id"]: d for d in found}
+
     async def publish_video(self, channel_id: str, video_id: str, fields: Mapping[str, Any],
-                            event: EventFactory) -> PublishOutcome:
-        """Store a new video with its `video.published` event, or report a duplicate."""
+                            event: EventFactory, existing: Document | None) -> PublishOutcome:
+        """Store a new video with its `video.published` event, or report a duplicate.
+
+        `existing` is the video's state read before (from `video_states`); a race with a concurrent
+        upload of the same video is caught by the insert or the compare-and-set on `seq`.
+        """
         key = video_key(channel_id, video_id)
-        existing = await self.videos.find_one({"_id": key}, {"removed": 1, "seq": 1})
         if existing is not None and not existing.get("removed"):
             return "duplicate"
         seq = int(existing.get("seq", 0)) + 1 if existing else 1
@@ -127,34 +133,40 @@ class CatalogRepo:
         if existing is None:
             try:
                 await self.videos.insert_one(document_with_events({"_id": key, **state}, event(seq)))
-            except DuplicateKeyError:  # a concurrent upload of the same video won
+            except DuplicateKeyError:
                 return "duplicate"
             return "created"
         revived = await self.videos.update_one({"_id": key, "removed": True, "seq": seq - 1},
                                                with_events({"$set": state}, event(seq)))
         return "created" if revived.matched_count == 1 else "duplicate"
 
+    async def add_videos_to_channel(self, channel_id: str, video_ids: Sequence[str]) -> None:
+        await self.channels.update_one({"_id": channel_id}, {"$addToSet": {"videos": {"$each": list(video_ids)}}})
+
     async def change_video(self, channel_id: str, video_id: str, fields: Mapping[str, Any],
-                           event: EventFactory) -> Document | None:
+                           event: ChangeEvent) -> Document | None:
         """Apply `fields` to a live video with the event they cause; None if it does not exist.
 
         Compare-and-set on `seq`, so concurrent admin edits never reuse a sequence number.
         """
         key = video_key(channel_id, video_id)
         for _ in range(5):
-            current = await self.videos.find_one({"_id": key, "removed": False}, {"_outbox": 0})
-            if current is None:
+            # A pure `_id` read (FerretDB answers only those without a scan), then compare-and-set.
+            current = await self.videos.find_one({"_id": key}, {"_outbox": 0})
+            if current is None or current.get("removed"):
                 return None
             seq = int(current["seq"]) + 1
-            update = with_events({"$set": {**fields, "seq": seq}}, event(seq))
+            changed = {**current, **fields, "seq": seq}
+            update = with_events({"$set": {**fields, "seq": seq}}, event(changed, seq))
             result = await self.videos.update_one({"_id": key, "removed": False, "seq": seq - 1}, update)
             if result.matched_count == 1:
-                return {**current, **fields, "seq": seq}
+                return changed
         raise RuntimeError(f"video {key} kept changing under concurrent edits")
 
     async def remove_video(self, channel_id: str, video_id: str, now: datetime, event: EventFactory) -> bool:
         """Tombstone a live video with its `video.removed` event; False if there is none."""
-        changed = await self.change_video(channel_id, video_id, {"removed": True, "removed_at": now}, event)
+        changed = await self.change_video(channel_id, video_id, {"removed": True, "removed_at": now},
+                                          lambda _, seq: event(seq))
         return changed is not None
 
     async def apply_transcript_state(self, channel_id: str, video_id: str, sequence: int, at: datetime,

@@ -99,7 +99,7 @@ def _items(raw: object, max_items: int) -> list[UploadItem]:
 
 
 async def _publish(ctx: Ctx, item: UploadItem, channel: dict[str, Any], video_id: str,
-                   transcript: Transcript) -> str:
+                   transcript: Transcript, existing: dict[str, Any] | None) -> str:
     lines = [TranscriptLine(start=c.start, end=c.end, transcript=c.transcript) for c in transcript.cues]
     language = channel.get("language", "en")
     data = VideoPublished(channel_id=item.channel_id, video_id=video_id, title=item.title or "",
@@ -111,7 +111,7 @@ async def _publish(ctx: Ctx, item: UploadItem, channel: dict[str, Any], video_id
               "transcript_count": len(lines), "is_refined": False, "refined_at": None,
               "created_at": ctx.clock.now(), "updated_at": None}
     return await ctx.catalog.publish_video(item.channel_id, video_id, fields,
-                                           lambda seq: catalog_event(data, key=key, sequence=seq))
+                                           lambda seq: catalog_event(data, key=key, sequence=seq), existing)
 
 
 @router.post("/service/video-list")
@@ -127,34 +127,39 @@ async def upload_videos(request: Request, ctx: CatalogCtx, _: AdminUser) -> dict
         transcripts = await _transcripts(files, settings.max_srt_bytes)
 
     channels = {cid: await ctx.catalog.get_channel(cid) for cid in {i.channel_id for i in items}}
+    ids = [(item, video_id_from_link(item.video_link)) for item in items]
+    # One query for every video's prior state: FerretDB scans on each lookup that misses.
+    stored = await ctx.catalog.video_states([video_key(i.channel_id, v) for i, v in ids if v])
     results: list[dict[str, Any]] = []
-    changed: set[str] = set()
-    for item in items:
+    listed: dict[str, list[str]] = {}  # channel -> video ids to (re)list, new or duplicate
+    for item, video_id in ids:
         channel = channels.get(item.channel_id)
-        video_id = video_id_from_link(item.video_link)
+        existing = stored.get(video_key(item.channel_id, video_id or ""))
         result: dict[str, Any] = {"video_id": video_id, "success": False}
         if channel is None:
             result["message"] = f"Channel {item.channel_id} not found"
         elif video_id is None:
             result["message"] = "Invalid YouTube link: no video id found"
-        elif await ctx.catalog.get_video(item.channel_id, video_id) is not None:
+        elif (existing and not existing.get("removed")) or video_id in listed.get(item.channel_id, ()):
             result |= {"message": "Video already exists", "duplicate": True}
-            await ctx.catalog.add_video_to_channel(item.channel_id, video_id)  # heals an interrupted upload
+            listed.setdefault(item.channel_id, []).append(video_id)  # heals an interrupted upload
         elif video_id not in transcripts:
             result["message"] = f"No SRT transcript file provided for video {video_id}"
         elif not item.title:
             result["message"] = "Title is required"
-        elif await _publish(ctx, item, channel, video_id, transcripts[video_id]) == "duplicate":
+        elif await _publish(ctx, item, channel, video_id, transcripts[video_id], existing) == "duplicate":
             result |= {"message": "Video already exists", "duplicate": True}
         else:
-            await ctx.catalog.add_video_to_channel(item.channel_id, video_id)
-            changed.add(item.channel_id)
+            listed.setdefault(item.channel_id, []).append(video_id)
             result |= {"success": True, "message": "Video uploaded successfully",
                        "transcript_source": "uploaded_srt", "transcript_count": len(transcripts[video_id].cues)}
         results.append(result)
-    if changed:
+    for channel_id, video_ids in listed.items():
+        await ctx.catalog.add_videos_to_channel(channel_id, video_ids)
+    if any(r["success"] for r in results):
         await ctx.nudge.nudge()
-        await ctx.cache.invalidate(CHANNELS, POOL, *(videos_scope(c) for c in changed))
+    if listed:
+        await ctx.cache.invalidate(CHANNELS, POOL, *(videos_scope(c) for c in listed))
 
     results.sort(key=lambda r: r["video_id"] or "")
     duplicates = [r["video_id"] for r in results if r.get("duplicate")]

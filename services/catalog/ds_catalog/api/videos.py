@@ -8,6 +8,7 @@ from typing import Any
 from ds_common.auth import AdminUser, CurrentUser
 from ds_common.errors import BadRequest, NotFound
 from ds_common.events.contracts import VideoRemoved, VideoUpdated
+from ds_common.events.envelope import Envelope
 from ds_common.mongo import Document
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -63,20 +64,16 @@ async def list_videos(channel_id: str, ctx: CatalogCtx, user: CurrentUser, visib
     return json_response(body)
 
 
-def _updated_event(doc: Document) -> Any:
+def _updated_event(doc: Document, sequence: int) -> Envelope:
     data = VideoUpdated(channel_id=doc["channel_id"], video_id=doc["video_id"], title=doc.get("title", ""),
                         link=doc.get("link", ""), language=doc.get("language", "en"),
                         visibility=doc.get("visibility", "hidden"))
-    return lambda seq: catalog_event(data, key=doc["_id"], sequence=seq)
+    return catalog_event(data, key=doc["_id"], sequence=sequence)
 
 
 async def _change(ctx: Ctx, channel_id: str, video_id: str, fields: dict[str, Any]) -> bool:
     """Apply admin `fields` to one video together with its `video.updated` event."""
-    current = await ctx.catalog.get_video(channel_id, video_id)
-    if current is None:
-        return False
-    changed = await ctx.catalog.change_video(channel_id, video_id, fields, _updated_event({**current, **fields}))
-    return changed is not None
+    return await ctx.catalog.change_video(channel_id, video_id, fields, _updated_event) is not None
 
 
 @router.put("/service/video-list/{channel_id}/{video_id}")
