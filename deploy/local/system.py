@@ -119,6 +119,9 @@ def service_env(profile: str, base: int) -> dict[str, str]:
     }
     if profile == "test":  # end-to-end runs get their own databases beside the other tests'
         env.update({f"DS_{s.upper()}_MONGO_DB": f"e2e{s}" for s in SERVICES})
+        # ...and fresh consumer groups that start at the end of the shared test topics, instead of
+        # replaying every event the other test suites published.
+        env.update({"DS_CONSUMER_START": "latest", "DS_CONSUMER_GROUP_SUFFIX": f"-e2e{int(time.time())}"})
     return env
 
 

@@ -28,7 +28,7 @@ from ds_common.mongo import IndexSpec
 from ds_common.redis import KeySpace
 from ds_common.runtime import Stores, Worker, background, open_stores, serve
 from ds_common.settings import ServiceSettings
-from ds_common.web import create_app
+from ds_common.web import Check, create_app
 
 ROLE_PORT_OFFSET = {"api": 0, "relay": 10, "consumer": 20}
 
@@ -91,10 +91,12 @@ def consumer_app(settings: ServiceSettings, *, group: str, handlers: HandlerFact
         async with open_stores(settings, app, indexes) as stores:
             all_handlers = {"session.revoked": session_revoked_handler(revocations_for(settings, stores)),
                             **handlers(stores)}
-            runner = ConsumerRunner(bootstrap=settings.kafka_bootstrap, group=group, handlers=all_handlers,
+            runner = ConsumerRunner(bootstrap=settings.kafka_bootstrap, group=group + settings.consumer_group_suffix,
+                                    handlers=all_handlers, auto_offset_reset=settings.consumer_start,
                                     client_id=f"{settings.service_name}-consumer")
             app.state.stores = stores
             app.state.consumer = runner
+            app.state.ready_checks["partitions"] = Check(runner.check_assigned)
             async with background([runner.run, *(workers(stores) if workers else ())]):
                 yield
 

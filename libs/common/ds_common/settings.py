@@ -51,6 +51,11 @@ class ServiceSettings(BaseSettings):
 
     cors_origins: list[str] = DEV_CORS_ORIGINS
 
+    # Consumers: where a NEW group starts, and a suffix for its name. End-to-end runs use a fresh
+    # group starting at "latest", so they do not replay the shared test topics' history.
+    consumer_start: Literal["earliest", "latest"] = "earliest"
+    consumer_group_suffix: str = ""
+
     @classmethod
     def settings_customise_sources(
         cls,

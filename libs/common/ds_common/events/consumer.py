@@ -61,6 +61,7 @@ class ConsumerRunner:
         self.client_id = client_id or group
         self.dead_letters = KafkaPublisher(bootstrap, client_id=f"{self.client_id}-dlt")
         self.started = asyncio.Event()
+        self._consumer_in_use: AIOKafkaConsumer | None = None
 
     @property
     def topics(self) -> list[str]:
@@ -75,9 +76,16 @@ class ConsumerRunner:
             metadata_max_age_ms=5_000,
         )
 
+    async def check_assigned(self) -> None:
+        """Readiness: the group has given this member its partitions (so it sees new events)."""
+        consumer = self._consumer_in_use
+        if consumer is None or not consumer.assignment():
+            raise RuntimeError("no partitions assigned yet")
+
     async def run(self, stop: asyncio.Event) -> None:
         consumer = self._consumer()
         await consumer.start()
+        self._consumer_in_use = consumer
         self.started.set()
         logger.info("consumer started", extra={"group": self.group, "topics": self.topics})
         try:
