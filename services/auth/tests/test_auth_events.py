@@ -1,0 +1,189 @@
+"""Auth's events on real Kafka: user.registered once, user.updated, session.revoked reaching another
+service within 2 s, and plan.changed mirrored into the user object (newest sequence wins, expiry at read)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from asgi_lifespan import LifespanManager
+from auth_helpers import IdentityProvider, bearer, letters_only, sign_in, unique_email
+from ds_auth.main import consumer_app, relay_app
+from ds_auth.settings import Settings
+from ds_common import service
+from ds_common.auth import JwksCache, SessionRevocations, TokenVerifier
+from ds_common.errors import Unauthorized
+from ds_common.events.contracts import Entitlement, PlanChanged
+from ds_common.events.envelope import Envelope, new_event
+from ds_common.events.kafka import KafkaPublisher, ensure_topics
+from ds_common.events.outbox import PENDING
+from ds_common.redis import KeySpace
+from ds_common.settings import ServiceSettings
+from ds_common.testing.infra import Endpoints
+from fastapi import FastAPI
+
+pytestmark = pytest.mark.integration
+TOPICS = ["user.registered", "user.updated", "session.revoked", "plan.changed"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def topics(endpoints: Endpoints) -> None:
+    await ensure_topics(endpoints.kafka_bootstrap, TOPICS)
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+        yield app
+
+
+async def events_for(bootstrap: str, topic: str, key: str) -> list[Envelope]:
+    """Every event of `topic` with this key, reading each partition up to its current end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions: set[int] = set()
+        while not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        found = []
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [Envelope.from_bytes(r.value) for r in records if r.key == key.encode()]
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def skip_history(bootstrap: str, group: str, topics: list[str]) -> None:
+    """Commit `group`'s offsets at the topics' current ends, so a new consumer group starts from now
+    instead of replaying what every other test published before (shared topics)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or [])]
+        consumer.assign(tps)
+        await consumer.commit(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()
+
+
+async def drained(app: FastAPI, timeout: float = 30) -> None:
+    db = app.state.stores.db
+    deadline = time.monotonic() + timeout
+    while await db.users.count_documents({PENDING: True}) or await db.sessions.count_documents({PENDING: True}):
+        assert time.monotonic() < deadline, "outbox not drained"
+        await asyncio.sleep(0.1)
+
+
+async def test_registered_once_and_updated_through_the_relay(
+        client: httpx.AsyncClient, app: FastAPI, settings: Settings, idp: IdentityProvider,
+        endpoints: Endpoints) -> None:
+    email = unique_email("evt")
+    async with running(relay_app(settings)):
+        replies = await asyncio.gather(*(client.post("/auth/login", headers={"X-Identity-Token": idp.supabase(
+            email, name="Eve")}) for _ in range(6)))
+        user_id = replies[0].json()["user"]["user_id"]
+        token = replies[0].headers["x-ds-access-token"]
+        await client.post("/user/config", json={"language": "ko"}, headers=bearer(token))
+        await drained(app)
+    registered = await events_for(endpoints.kafka_bootstrap, "user.registered", user_id)
+    assert len(registered) == 1 and registered[0].data["email"] == email and registered[0].sequence == 1
+    assert registered[0].producer == "auth" and registered[0].data["username"] == "Eve"
+    updated = await events_for(endpoints.kafka_bootstrap, "user.updated", user_id)
+    assert [(e.sequence, e.data["language"]) for e in updated] == [(2, "ko")]
+
+
+async def test_logout_is_refused_by_another_service_within_two_seconds(
+        client: httpx.AsyncClient, app: FastAPI, settings: Settings, idp: IdentityProvider,
+        endpoints: Endpoints) -> None:
+    other = ServiceSettings(service_name=letters_only("othersvc"), mongo_url=endpoints.mongo_url,
+                            mongo_db=letters_only("othersvc"), redis_url=endpoints.redis_url,
+                            kafka_bootstrap=endpoints.kafka_bootstrap)
+    other_consumer = service.consumer_app(other, group=other.service_name, handlers=lambda stores: {})
+    jwks_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://auth")
+    verifier = TokenVerifier(JwksCache("http://auth/.well-known/jwks.json", http=jwks_http),
+                             issuer="dictation-studio", audience="dictation-studio",
+                             revocations=SessionRevocations(app.state.stores.redis, KeySpace(other.service_name)))
+
+    async def refused_after_logout(timeout: float) -> float:
+        signed = await sign_in(client, idp, unique_email("out"))
+        access = signed.headers["x-ds-access-token"]
+        await verifier.verify(access)  # accepted before
+        assert (await client.post("/auth/logout", headers=bearer(access))).status_code == 200
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            try:
+                await verifier.verify(access)
+            except Unauthorized:
+                return time.monotonic() - started
+            await asyncio.sleep(0.05)
+        raise AssertionError("session.revoked never reached the other service")
+
+    try:
+        async with running(relay_app(settings)), running(other_consumer):
+            await refused_after_logout(timeout=60)  # warm-up: consumer group join, producer start
+            assert await refused_after_logout(timeout=10) < 2.0
+    finally:
+        await jwks_http.aclose()
+        await app.state.stores.mongo.drop_database(other.mongo_db)
+
+
+async def publish_plan(bootstrap: str, user_id: str, sequence: int, entitlement: Entitlement) -> None:
+    publisher = KafkaPublisher(bootstrap, client_id="auth-test-billing")
+    try:
+        await publisher.publish([new_event(PlanChanged(user_id=user_id, entitlement=entitlement, source="code"),
+                                           key=user_id, sequence=sequence, producer="billing")])
+    finally:
+        await publisher.close()
+
+
+async def wait_for_plan(client: httpx.AsyncClient, email: str, token: str, name: str) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        plan = (await client.get(f"/auth/userinfo/{email}", headers=bearer(token))).json()["plan"]
+        if plan["name"] == name:
+            return plan
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"plan never became {name}")
+
+
+async def test_plan_changed_is_mirrored_newest_first_and_expires_at_read_time(
+        client: httpx.AsyncClient, app: FastAPI, settings: Settings, idp: IdentityProvider,
+        endpoints: Endpoints) -> None:
+    email = unique_email("plan")
+    signed = await sign_in(client, idp, email)
+    user_id, token = signed.json()["user"]["user_id"], signed.headers["x-ds-access-token"]
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    later = datetime.now(UTC) + timedelta(days=30)
+    await skip_history(endpoints.kafka_bootstrap, settings.service_name, ["plan.changed", "session.revoked"])
+    async with running(consumer_app(settings)):
+        await publish_plan(endpoints.kafka_bootstrap, user_id, 2,
+                           Entitlement(plan="Pro", expires_at=later, is_recurring=True, next_payment_at=later))
+        plan = await wait_for_plan(client, email, token, "Pro")
+        assert plan == {"name": "Pro", "expireTime": int(later.timestamp() * 1000), "isRecurring": True,
+                        "status": "active", "nextPaymentTime": int(later.timestamp() * 1000)}
+        # An older (or replayed) version changes nothing; a newer one wins.
+        await publish_plan(endpoints.kafka_bootstrap, user_id, 1, Entitlement(plan="Premium", expires_at=later))
+        await publish_plan(endpoints.kafka_bootstrap, user_id, 3, Entitlement(plan="Basic", expires_at=soon))
+        await wait_for_plan(client, email, token, "Basic")
+        stored = await app.state.stores.db.plans.find_one({"_id": user_id})
+        assert stored["_seq"] == 3 and stored["entitlement"]["plan"] == "Basic"
+    # No event says "expired": the user object turns Free once expires_at is past.
+    app.state.auth.clock.advance(timedelta(hours=2))
+    try:
+        expired = (await client.get(f"/auth/userinfo/{email}", headers=bearer(token))).json()["plan"]
+        assert expired == {"name": "Free", "expireTime": None, "isRecurring": False, "status": "active"}
+    finally:
+        app.state.auth.clock.advance(-timedelta(hours=2))
