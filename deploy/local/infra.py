@@ -107,7 +107,9 @@ class Server:
 
     def spawn(self) -> subprocess.Popen[bytes] | None:
         """Start the process unless ours is already running and healthy; does not wait."""
-        if self.pid() is not None and self.healthy():
+        if self.pid() is not None:
+            if not self.healthy():  # ours, but busy or still starting: give it time
+                self.wait_healthy(None)
             log(f"{self.name}: already running on 127.0.0.1:{self.port}")
             return None
         if port_open(self.port):
@@ -125,11 +127,13 @@ class Server:
         self.pid_file.write_text(f"{proc.pid}\n{self.command()[0]}")
         return proc
 
-    def wait_healthy(self, proc: subprocess.Popen[bytes]) -> None:
+    def wait_healthy(self, proc: subprocess.Popen[bytes] | None) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
+            if proc is not None and proc.poll() is not None:
                 sys.exit(f"[infra] {self.name} exited with {proc.returncode}; see {self.log_file}")
+            if proc is None and self.pid() is None:
+                sys.exit(f"[infra] {self.name} exited; see {self.log_file}")
             if self.healthy():
                 log(f"{self.name}: healthy on 127.0.0.1:{self.port} (log {self.log_file})")
                 return
