@@ -30,6 +30,8 @@ ROOT = infra.ROOT
 GATEWAY_DIR = ROOT / "deploy" / "gateway"
 # Start order matters little (consumers retry), but auth first serves the JWKS the others fetch.
 SERVICES = ["auth", "progress", "catalog", "transcripts", "billing"]
+# Port offsets from the base, as each package's BASE_PORT (auth 8101 ... billing 8105).
+PORT_OFFSET = {"auth": 0, "catalog": 1, "transcripts": 2, "progress": 3, "billing": 4}
 ROLES = {"api": 0, "relay": 10, "consumer": 20}
 PROFILES = {
     "dev": {"gateway": 4001, "services": 8101, "rate": "100", "auth_rate": "120"},
@@ -112,7 +114,7 @@ def service_env(profile: str, base: int) -> dict[str, str]:
         **infra.endpoints(profile),
         "DS_ENVIRONMENT": "dev" if profile == "dev" else "test",
         "DS_JWKS_URL": f"http://127.0.0.1:{base}/.well-known/jwks.json",
-        "DS_TRANSCRIPTS_PROGRESS_URL": f"http://127.0.0.1:{base + SERVICES.index('progress')}",
+        "DS_TRANSCRIPTS_PROGRESS_URL": f"http://127.0.0.1:{base + PORT_OFFSET['progress']}",
         # The demo admin (deploy/local/seed.py) becomes an Admin when it registers.
         "DS_AUTH_ADMIN_EMAILS": '["admin@dictation.local"]',
         "PYTHONUNBUFFERED": "1",
@@ -132,11 +134,12 @@ def processes(profile: str, extra_env: dict[str, str] | None = None) -> list[inf
     state = Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile))
     env = {**service_env(profile, base), **(extra_env or {})}
     found: list[infra.Server] = []
-    for i, name in enumerate(SERVICES):
+    for name in SERVICES:
         for role, offset in ROLES.items():
-            found.append(ServiceProcess(f"{name}-{role}", base + i + offset, state, env, service=name, role=role))
+            found.append(ServiceProcess(f"{name}-{role}", base + PORT_OFFSET[name] + offset, state, env,
+                                        service=name, role=role))
     found.append(Gateway("gateway", int(os.environ.get("DS_GATEWAY_PORT", ports["gateway"])), state,
-                         upstreams={name: base + i for i, name in enumerate(SERVICES)},
+                         upstreams={name: base + PORT_OFFSET[name] for name in SERVICES},
                          rate=os.environ.get("DS_GATEWAY_RATE", ports["rate"]),
                          auth_rate=os.environ.get("DS_GATEWAY_AUTH_RATE", ports["auth_rate"])))
     return found
