@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
 from ds_common import service
 from ds_common.clock import Clock, SystemClock
+from ds_common.events.kafka import KafkaPublisher
+from ds_common.runtime import Stores, Worker
 from ds_common.web import create_app
 from fastapi import FastAPI
 
@@ -44,8 +47,18 @@ def relay_app(settings: Settings | None = None) -> FastAPI:
 
 def consumer_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+
+    def compactor(stores: Stores) -> list[Worker]:
+        async def run(stop: asyncio.Event) -> None:
+            publisher = KafkaPublisher(settings.kafka_bootstrap, client_id="progress-journal")
+            try:
+                await Compactor(stores.db, publisher).run(stop)
+            finally:
+                await publisher.close()
+        return [run]
+
     return service.consumer_app(settings, group=settings.consumer_group, handlers=handlers, indexes=INDEXES,
-                                workers=lambda stores: [Compactor(stores.db).run])
+                                workers=compactor)
 
 
 PROCESSES = {"api": api_app, "relay": relay_app, "consumer": consumer_app}

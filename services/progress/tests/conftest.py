@@ -9,6 +9,7 @@ import httpx
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
 from ds_common.clock import FixedClock
+from ds_common.events.kafka import KafkaPublisher
 from ds_common.testing.infra import Endpoints
 from ds_common.testing.jwks import TestIssuer
 from ds_progress.main import api_app
@@ -34,3 +35,10 @@ async def client(settings: Settings, clock: FixedClock) -> AsyncIterator[httpx.A
                                                        base_url="http://progress") as http:
         http.app = app  # type: ignore[attr-defined]
         yield http
+
+
+@pytest_asyncio.fixture
+async def publisher(endpoints: Endpoints) -> AsyncIterator[KafkaPublisher]:
+    kafka = KafkaPublisher(endpoints.kafka_bootstrap, client_id="progress-test")
+    yield kafka
+    await kafka.close()

@@ -14,6 +14,7 @@ from ds_common.events.kafka import KafkaPublisher
 from ds_common.events.outbox import OutboxRelay
 from ds_common.runtime import Stores, open_stores
 from ds_progress.adapters.collections import OUTBOX_COLLECTIONS
+from ds_progress.adapters.journal import Compactor
 from ds_progress.messaging.handlers import handlers
 from ds_progress.settings import Settings
 
@@ -56,9 +57,11 @@ async def running(worker: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncIt
 
 @contextlib.asynccontextmanager
 async def relay(settings: Settings, stores: Stores) -> AsyncIterator[None]:
+    """What publishes progress's events: the outbox relay (quota) and the journal compactor."""
     publisher = KafkaPublisher(settings.kafka_bootstrap, client_id="progress-test-relay")
     outbox = OutboxRelay(stores.db, OUTBOX_COLLECTIONS, publisher, service="progress-test", idle_interval=0.05)
-    async with running(outbox.run):
+    compactor = Compactor(stores.db, publisher, idle_s=0.05)
+    async with running(outbox.run), running(compactor.run):
         yield
     await publisher.close()
 

@@ -11,7 +11,7 @@ import zlib
 from ds_common.events.outbox import outbox_indexes
 from ds_common.mongo import IndexSpec, asc
 
-JOURNAL = "journal"          # group-committed progress saves; each batch doc carries its practice events
+JOURNAL = "journal"          # group-committed progress saves; each batch doc also holds its practice events
 # Progress documents, _id "{user}:{channel}:{video}" (inputs, position, completion; the compacted
 # journal), spread over PROGRESS_PARTITIONS collections by learner: on the test store every update
 # scans its whole collection while holding the server-wide write lock, so compaction cost follows
@@ -24,7 +24,7 @@ USERS = "users"              # _id user: email, created_at (user.registered / us
 STATS_DAILY = "stats_daily"  # _id "{user}:{utc-midnight ms}": practice seconds per day, channel, video
 MISSED_WORDS = "missed_words"  # _id user: {lang: [words]}
 
-OUTBOX_COLLECTIONS = (JOURNAL, QUOTA)
+OUTBOX_COLLECTIONS = (QUOTA,)  # the journal is relayed by its compactor (adapters/journal.py)
 
 
 def progress_collection(user_id: str) -> str:
@@ -33,7 +33,6 @@ def progress_collection(user_id: str) -> str:
 
 INDEXES: list[IndexSpec] = [
     *(IndexSpec(f"progress{p:02d}", asc("user_id", "channel_id")) for p in range(PROGRESS_PARTITIONS)),
-    IndexSpec(JOURNAL, asc("applied", "_id")),
     IndexSpec(JOURNAL, asc("saves.u")),
     IndexSpec(USERS, asc("email")),
     IndexSpec(USERS, asc("created_at")),

@@ -6,11 +6,15 @@ and caps the service far below the autosave load. An insert is cheap and one ins
 SQLite transaction. So a save is appended to the journal: saves that arrive while a journal write
 is in flight go together in the next one (group commit), and each request is answered only after
 the document holding its save is stored (durable). The batch document is also the event record:
-its `practice.recorded` events sit in its outbox, written in the same single-document insert.
+its `practice.recorded` events are written in the same single-document insert.
 
-The compactor (a loop in the consumer process) folds journal batches, oldest first, into the
-per-video progress documents with partial `$set`s (last write wins per input), marks them applied
-and deletes batches that are applied and published. Readers merge not-yet-applied saves.
+The compactor (a loop in the consumer process) is the journal's relay and its compaction: oldest
+batches first, it publishes their events (acks=all), folds their saves into the per-video progress
+documents with partial `$set`s (last write wins per input), then deletes the batches. A crash
+anywhere repeats the round: events are published again (consumers are idempotent) and the same
+`$set`s are applied again in the same order. Two journal scans per round instead of two per batch
+(the generic outbox relay marks each document), which is what keeps FerretDB up with the load.
+Readers merge the saves still in the journal.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ds_common.events.envelope import Envelope
-from ds_common.events.outbox import PENDING, OutboxNudge, document_with_events
+from ds_common.events.kafka import EventPublisher
 from ds_common.mongo import Document, DuplicateKeyError
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -41,10 +45,8 @@ def batch_id() -> str:
 
 
 class JournalWriter:
-    def __init__(self, db: AsyncDatabase[Document], nudge: OutboxNudge | None = None,
-                 *, max_batch: int = 500, gather_s: float = 0.005) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, max_batch: int = 500, gather_s: float = 0.005) -> None:
         self.collection = db[JOURNAL]
-        self.nudge = nudge
         self.max_batch = max_batch
         # Under load, wait this long for more saves before a write: fewer, larger journal
         # documents mean fewer relay and compaction writes per save. Idle, a save goes at once.
@@ -67,11 +69,11 @@ class JournalWriter:
                 await asyncio.sleep(self.gather_s)
             first = False
             batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
-            document = {"_id": batch_id(), "saves": [s for s, _, _ in batch], "applied": False,
+            events = [e.to_document() for _, e, _ in batch if e is not None]
+            document = {"_id": batch_id(), "saves": [s for s, _, _ in batch], "events": events,
                         "created_at": datetime.now(UTC)}
-            events = [e for _, e, _ in batch if e is not None]
             try:
-                await self.collection.insert_one(document_with_events(document, *events) if events else document)
+                await self.collection.insert_one(document)
             except Exception as exc:
                 logger.warning("journal write failed for %d saves", len(batch), exc_info=True)
                 for _, _, done in batch:
@@ -81,8 +83,6 @@ class JournalWriter:
             for _, _, done in batch:
                 if not done.done():
                     done.set_result(None)
-            if self.nudge is not None and events:
-                await self.nudge.nudge()
 
 
 def apply_save(state: Document, save: Document) -> None:
@@ -104,24 +104,26 @@ def save_update(save: Document) -> dict[str, Any]:
 
 
 class Compactor:
-    def __init__(self, db: AsyncDatabase[Document], *, batch_size: int = 200, idle_s: float = 0.5) -> None:
+    def __init__(self, db: AsyncDatabase[Document], publisher: EventPublisher, *, batch_size: int = 200,
+                 idle_s: float = 0.2) -> None:
         self.db = db
         self.journal = db[JOURNAL]
+        self.publisher = publisher
         self.batch_size = batch_size
         self.idle_s = idle_s
 
     async def compact_once(self) -> int:
-        docs = await (self.journal.find({"applied": False}, {"saves": 1})
-                      .sort("_id", 1).limit(self.batch_size).to_list())
-        if docs:
-            merged: dict[tuple[str, str], dict[str, Any]] = {}
-            for doc in docs:
-                for save in doc["saves"]:
-                    merged.setdefault((progress_collection(save["u"]), save["k"]), {}).update(save_update(save))
-            for (collection, key), fields in merged.items():
-                await self.db[collection].update_one({"_id": key}, {"$set": fields}, upsert=True)
-            await self.journal.update_many({"_id": {"$in": [d["_id"] for d in docs]}}, {"$set": {"applied": True}})
-        await self.journal.delete_many({"applied": True, PENDING: {"$exists": False}})
+        docs = await self.journal.find({}).sort("_id", 1).limit(self.batch_size).to_list()
+        if not docs:
+            return 0
+        await self.publisher.publish([Envelope.model_validate(e) for d in docs for e in d.get("events", ())])
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for doc in docs:
+            for save in doc["saves"]:
+                merged.setdefault((progress_collection(save["u"]), save["k"]), {}).update(save_update(save))
+        for (collection, key), fields in merged.items():
+            await self.db[collection].update_one({"_id": key}, {"$set": fields}, upsert=True)
+        await self.journal.delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
         return len(docs)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -140,7 +142,7 @@ class ProgressReader:
 
     async def _pending(self, query: Document) -> list[Document]:
         # Read before the documents: a batch applied in between is then folded twice (harmless).
-        docs = await self.journal.find({"applied": False, **query}, {"saves": 1}).sort("_id", 1).to_list()
+        docs = await self.journal.find(query, {"saves": 1}).sort("_id", 1).to_list()
         return [s for d in docs for s in d["saves"]]
 
     async def one(self, user_id: str, key: str) -> Document | None:

@@ -43,7 +43,7 @@ class Context:
         db = stores.db
         return cls(
             settings=settings, clock=clock, nudge=nudge,
-            journal=JournalWriter(db, nudge),
+            journal=JournalWriter(db),
             reader=ProgressReader(db), cache=ProgressCache(stores.redis, KeySpace(settings.service_name)),
             quota=QuotaLedger(db, limit=settings.free_videos_per_cycle, cycle_days=settings.cycle_days),
             entitlements=Entitlements(db), users=Users(db), words=MissedWords(db), stats=PracticeStats(db),
