@@ -133,6 +133,7 @@ def processes(profile: str, extra_env: dict[str, str] | None = None) -> list[inf
     base = int(os.environ.get("DS_SERVICES_BASE_PORT", ports["services"]))
     state = Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile))
     env = {**service_env(profile, base), **(extra_env or {})}
+    settings = {**os.environ, **(extra_env or {})}
     found: list[infra.Server] = []
     for name in SERVICES:
         for role, offset in ROLES.items():
@@ -140,8 +141,8 @@ def processes(profile: str, extra_env: dict[str, str] | None = None) -> list[inf
                                         service=name, role=role))
     found.append(Gateway("gateway", int(os.environ.get("DS_GATEWAY_PORT", ports["gateway"])), state,
                          upstreams={name: base + PORT_OFFSET[name] for name in SERVICES},
-                         rate=os.environ.get("DS_GATEWAY_RATE", ports["rate"]),
-                         auth_rate=os.environ.get("DS_GATEWAY_AUTH_RATE", ports["auth_rate"])))
+                         rate=settings.get("DS_GATEWAY_RATE", ports["rate"]),
+                         auth_rate=settings.get("DS_GATEWAY_AUTH_RATE", ports["auth_rate"])))
     return found
 
 
