@@ -24,6 +24,7 @@ from ds_common.auth import Principal
 from ds_common.clock import Clock, SystemClock
 from ds_common.errors import Forbidden
 from ds_common.mongo import Document
+from ds_common.redis import RateLimiter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ds_transcripts.adapters.progress import ProgressClient
@@ -39,9 +40,11 @@ def access_id(user_id: str, channel_id: str, video_id: str) -> str:
 
 class AccessControl:
     def __init__(self, db: AsyncDatabase[Document], progress: ProgressClient, *, ttl_s: float = 30.0,
-                 clock: Clock | None = None) -> None:
+                 limiter: RateLimiter | None = None, checks_per_minute: int = 120, clock: Clock | None = None) -> None:
         self.db = db
         self.progress = progress
+        self.limiter = limiter
+        self.checks_per_minute = checks_per_minute
         self.ttl_s = ttl_s
         self.clock = clock or SystemClock()
         self._allowed: dict[tuple[str, str, str], float] = {}  # → monotonic deadline
@@ -59,6 +62,8 @@ class AccessControl:
             self.db[ACCESS].find_one({"_id": access_id(*key)}))
         until = paid_until((entitlement or {}).get("entitlement"), now) or registered_until(registration, now)
         if until is None:
+            if self.limiter is not None:  # a refused learner retrying in a loop must not flood progress
+                await self.limiter.hit("access-check", principal.user_id, limit=self.checks_per_minute, window_s=60)
             answer = await self.progress.access(token, channel_id, video_id)
             if not answer.allowed:
                 raise Forbidden("This video is not registered in your current free quota cycle; "

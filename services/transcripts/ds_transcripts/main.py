@@ -7,11 +7,12 @@ Settings (and, for tests, a Fetcher built on recorded responses).
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 from ds_common.events.consumer import Handler
 from ds_common.events.outbox import OutboxNudge
-from ds_common.redis import KeySpace
+from ds_common.redis import KeySpace, RateLimiter
 from ds_common.runtime import Stores, Worker
 from ds_common.service import api_stores
 from ds_common.service import consumer_app as make_consumer
@@ -66,8 +67,14 @@ def api_app(settings: Settings | None = None, *, fetcher: Fetcher | None = None)
             transcripts = build_transcripts(settings, stores, upstream)
             app.state.ctx = Context(
                 transcripts=transcripts, editor=Editor(transcripts),
-                access=AccessControl(stores.db, progress, ttl_s=settings.access_cache_ttl_s),
+                access=AccessControl(stores.db, progress, ttl_s=settings.access_cache_ttl_s,
+                                     limiter=RateLimiter(stores.redis, KeySpace(settings.service_name)),
+                                     checks_per_minute=settings.access_checks_per_minute),
                 filters=FilterStore(stores.db))
+            # Start-up objects (modules, app, clients) never die: keep them out of GC passes, which
+            # otherwise show up as pauses in the read path's tail latency.
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:

@@ -17,6 +17,7 @@ class Settings(ServiceSettings):
     progress_timeout_s: float = 2.0
     # A positive access decision is reused in-process this long (bounded by plan expiry / cycle end).
     access_cache_ttl_s: float = 30.0
+    access_checks_per_minute: int = 120  # calls to progress per learner (projection misses only)
 
     # Ready-to-send transcript bytes in Redis, and a tiny per-process copy in front of them.
     cache_ttl_s: int = 86_400

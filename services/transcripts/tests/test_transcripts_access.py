@@ -103,3 +103,21 @@ async def test_progress_unreachable_is_a_503(endpoints, issuer: TestIssuer, mong
                 assert r.status_code == 503 and "retry" in r.json()["error"]
     finally:
         await mongo_client.drop_database(db)
+
+
+async def test_projection_misses_are_rate_limited_per_learner(endpoints, issuer: TestIssuer, progress,
+                                                              mongo_client) -> None:
+    from transcripts_helpers import fresh_db_name, settings_for
+
+    db = fresh_db_name()
+    limited = settings_for(endpoints, issuer, progress.url, db, access_checks_per_minute=3)
+    learner = unique("looping")
+    try:
+        with no_youtube():
+            async with harness(limited) as h:
+                await h.publish(CH, VIDEO, lines=LINES)
+                codes = [(await h.client.get(PATH, headers=issuer.headers(learner))).status_code for _ in range(4)]
+                assert codes == [403, 403, 403, 429]
+                assert progress.calls.count((learner, CH, VIDEO)) == 3
+    finally:
+        await mongo_client.drop_database(db)
