@@ -115,6 +115,7 @@ def service_env(profile: str, base: int) -> dict[str, str]:
         "DS_ENVIRONMENT": "dev" if profile == "dev" else "test",
         "DS_JWKS_URL": f"http://127.0.0.1:{base}/.well-known/jwks.json",
         "DS_TRANSCRIPTS_PROGRESS_URL": f"http://127.0.0.1:{base + PORT_OFFSET['progress']}",
+        "DS_PROGRESS_BILLING_URL": f"http://127.0.0.1:{base + PORT_OFFSET['billing']}",
         # The demo admin (deploy/local/seed.py) becomes an Admin when it registers.
         "DS_AUTH_ADMIN_EMAILS": '["admin@dictation.local"]',
         "PYTHONUNBUFFERED": "1",
