@@ -4,10 +4,16 @@ Ingestion (API): a verified, allow-listed event is inserted once into `stripe_in
 Stripe event id, with the wake-up event `billing.stripe_event_received` in the same document's
 outbox. Ten deliveries of one event, concurrent or not, leave one inbox document.
 
-Fulfilment (consumer): the inbox document is the work item. Every effect is keyed by a
-deterministic operation id (checkout session, invoice, Stripe event, charge), applied at most
-once by the entitlement store; then the event is archived in `stripe_events` (the permanent
-dedupe record) and its inbox document deleted. A crash anywhere replays harmlessly.
+Fulfilment (consumer): the inbox document is the work item. Every grant is keyed by a
+deterministic operation id (checkout session, invoice, charge) that the entitlement store applies
+at most once, however late a duplicate comes; subscription states fold in idempotently. Then the
+event is recorded in `stripe_events` (insert-only) and its inbox document deleted. A crash
+anywhere replays harmlessly.
+
+Who and what: the user id and plan come from the metadata our own server put on the Checkout
+Session, its PaymentIntent and its Subscription (a client never sets them; the event is signed),
+and the number of days from the server's plan catalogue (W9). Nothing on this path reads a
+collection that grows without bound (see `adapters.collections`).
 """
 
 from __future__ import annotations
@@ -46,14 +52,13 @@ class Inbox:
 
     def __init__(self, db: AsyncDatabase[Document], nudge: OutboxNudge, clock: Clock) -> None:
         self.inbox = db[STRIPE_INBOX]
-        self.archive = db[STRIPE_EVENTS]
         self.nudge = nudge
         self.clock = clock
 
     async def accept(self, event: VerifiedEvent) -> bool:
-        """True if the event is new; False for a repeat delivery."""
-        if await self.archive.find_one({"_id": event.id}, {"_id": 1}) is not None:
-            return False  # fulfilled long ago
+        """True if the event was not waiting already; False for a repeat delivery of a waiting one.
+
+        A repeat of an event fulfilled long ago is stored again and found to change nothing."""
         wake = new_event(StripeEventReceived(stripe_event_id=event.id, stripe_type=event.type, created=event.created),
                          key=stripe_facts.routing_key(event.object), sequence=1, producer="billing")
         doc = {"_id": event.id, "type": event.type, "created": event.created, "livemode": event.livemode,
@@ -84,16 +89,15 @@ class Fulfilment:
         stored = await self.inbox.find_one({"_id": data.stripe_event_id}, {"_outbox": 0})
         if stored is None:
             return  # already fulfilled (the relay may publish twice), or another deployment's event
-        if await self.archive.find_one({"_id": data.stripe_event_id}, {"_id": 1}) is None:
-            try:
-                fact = stripe_facts.read(stored["type"], stored["created"], stored["object"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise PoisonMessage(f"unreadable Stripe event {data.stripe_event_id}: {exc}") from exc
-            outcome = await self._apply(fact, data.stripe_event_id, stored["created"], envelope)
-            with contextlib.suppress(DuplicateKeyError):
-                await self.archive.insert_one({"_id": data.stripe_event_id, "type": stored["type"],
-                                               "created": stored["created"], "received_at": stored["received_at"],
-                                               "processed_at": self.clock.now(), "outcome": outcome})
+        try:
+            fact = stripe_facts.read(stored["type"], stored["created"], stored["object"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PoisonMessage(f"unreadable Stripe event {data.stripe_event_id}: {exc}") from exc
+        outcome = await self._apply(fact, data.stripe_event_id, stored["created"], envelope)
+        with contextlib.suppress(DuplicateKeyError):  # a repeat delivery: the first record stays
+            await self.archive.insert_one({"_id": data.stripe_event_id, "type": stored["type"],
+                                           "created": stored["created"], "received_at": stored["received_at"],
+                                           "processed_at": self.clock.now(), "outcome": outcome})
         await self.inbox.delete_one({"_id": data.stripe_event_id})
 
     async def _apply(self, fact: Fact, event_id: str, created: datetime, cause: Envelope) -> str:
@@ -106,19 +110,15 @@ class Fulfilment:
         return await self._refund(fact, event_id, cause)
 
     async def _checkout(self, fact: CheckoutFact, event_id: str, created: datetime, cause: Envelope) -> str:
-        ours = await self.checkouts.find_one({"_id": fact.session_id})
         if not fact.paid:
             status = "failed" if fact.failed else "awaiting_payment"
             await self.checkouts.update_one({"_id": fact.session_id}, {"$set": {"status": status}})
             return status
-        # Plan and duration come from our own record of the session (server-side, W9).
-        user_id = ours["user_id"] if ours else fact.user_id
-        plan: PlanName | None = ours["plan"] if ours else fact.plan
-        if user_id is None or plan is None or plan not in self.plans:
+        if fact.user_id is None or fact.plan is None or fact.plan not in self.plans:
             raise PoisonMessage(f"checkout {fact.session_id} names no known user and plan")
-        offer, op = self.plans[plan], f"checkout:{fact.session_id}"
-        actor = f"stripe:{event_id}"
-        if (ours["mode"] if ours else fact.mode) == "subscription":
+        user_id, plan = fact.user_id, fact.plan
+        offer, op, actor = self.plans[plan], f"checkout:{fact.session_id}", f"stripe:{event_id}"
+        if fact.mode == "subscription":
             if fact.subscription_id is None:
                 raise PoisonMessage(f"subscription checkout {fact.session_id} without a subscription")
             await self._remember(fact.subscription_id, user_id, plan, op)
@@ -127,19 +127,18 @@ class Fulfilment:
                                         period_end=created + timedelta(days=offer.days))
             await self.store.apply(user_id, op, lambda a, _: Change(a.update_subscription(update), "subscription"),
                                    source="stripe", actor=actor, reason="subscription started", causation=cause)
-        else:
-            if fact.payment_intent:
-                await self._remember(fact.payment_intent, user_id, plan, op)
-            payment = Payment("stripe", plan, offer.days, fact.amount_minor, fact.currency, fact.session_id)
+            return "subscribed"
+        if fact.payment_intent:
+            await self._remember(fact.payment_intent, user_id, plan, op)  # for a refund later
+        payment = Payment("stripe", plan, offer.days, fact.amount_minor, fact.currency, fact.session_id)
 
-            def grant(account: Account, now: datetime) -> Change:
-                return Change(account.grant(grant_id=op, plan=plan, days=offer.days, now=now, source="stripe"),
-                              "grant", payment)
+        def grant(account: Account, now: datetime) -> Change:
+            return Change(account.grant(grant_id=op, plan=plan, days=offer.days, now=now, source="stripe"),
+                          "grant", payment)
 
-            await self.store.apply(user_id, op, grant, source="stripe", actor=actor, reason="checkout paid",
-                                   causation=cause)
-        await self.checkouts.update_one({"_id": fact.session_id}, {"$set": {"status": "fulfilled"}})
-        return "fulfilled"
+        outcome = await self.store.apply(user_id, op, grant, source="stripe", actor=actor, reason="checkout paid",
+                                         causation=cause)
+        return "fulfilled" if outcome.applied else "already fulfilled"
 
     async def _invoice(self, fact: InvoiceFact, event_id: str, cause: Envelope) -> str:
         if fact.subscription_id is None:
@@ -160,9 +159,11 @@ class Fulfilment:
     async def _subscription(self, fact: SubscriptionFact, event_id: str, cause: Envelope) -> str:
         user_id, plan = await self._owner(fact.update.id, fact.user_id, fact.update.plan)
         update = dataclasses.replace(fact.update, plan=plan)
+        # No operation id: folding the same state in twice changes nothing.
         outcome = await self.store.apply(
             user_id, f"stripe:{event_id}", lambda a, _: Change(a.update_subscription(update), "subscription"),
-            source="stripe", actor=f"stripe:{event_id}", reason=f"subscription {update.status}", causation=cause)
+            source="stripe", actor=f"stripe:{event_id}", reason=f"subscription {update.status}", causation=cause,
+            record_op=False)
         return "applied" if outcome.applied else "no change"
 
     async def _refund(self, fact: RefundFact, event_id: str, cause: Envelope) -> str:
@@ -184,16 +185,16 @@ class Fulfilment:
         return "revoked" if outcome.applied else "no change"
 
     async def _remember(self, ref_id: str, user_id: str, plan: str, grant_id: str) -> None:
-        await self.refs.update_one({"_id": ref_id}, {"$set": {"user_id": user_id, "plan": plan, "grant_id": grant_id}},
-                                   upsert=True)
+        with contextlib.suppress(DuplicateKeyError):  # insert-once: a cheap write on every store
+            await self.refs.insert_one({"_id": ref_id, "user_id": user_id, "plan": plan, "grant_id": grant_id})
 
     async def _owner(self, subscription_id: str, user_id: str | None,
                      plan: PlanName | None) -> tuple[str, PlanName]:
+        if user_id is not None and plan is not None and plan in self.plans:
+            return user_id, plan  # our metadata travelled with the subscription: no lookup
         ref = await self.refs.find_one({"_id": subscription_id})
         user_id = user_id or (ref["user_id"] if ref else None)
         plan = plan or (ref["plan"] if ref else None)
         if user_id is None or plan is None or plan not in self.plans:
             raise RetryLater(f"subscription {subscription_id} not known yet")
-        if ref is None:
-            await self._remember(subscription_id, user_id, plan, f"subscription:{subscription_id}")
         return user_id, plan

@@ -58,5 +58,5 @@ class Settings(ServiceSettings):
     code_redeem_limit: int = 10
     code_redeem_window_s: int = 60
 
-    # How often the consumer process flushes ledger entries a crashed writer left in an entitlement.
-    ledger_sweep_interval_s: float = 5.0
+    # How often the consumer process copies ledger entries a writer that died left in an entitlement.
+    ledger_sweep_interval_s: float = 30.0

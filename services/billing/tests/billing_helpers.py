@@ -103,6 +103,7 @@ class Billing:
     issuer: TestIssuer
     publisher: KafkaPublisher
     kafka: str
+    api: Any  # the FastAPI app, to look inside (e.g. at the Stripe client)
 
     def headers(self, user_id: str, role: str = "User") -> dict[str, str]:
         return self.issuer.headers(user_id, role=role)

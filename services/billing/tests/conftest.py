@@ -40,7 +40,7 @@ async def billing(endpoints: Endpoints, issuer: TestIssuer,
                 LifespanManager(consumer, shutdown_timeout=30), \
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://billing") as client:
             yield Billing(settings, client, mongo_client[db_name], clock, issuer, publisher,
-                          endpoints.kafka_bootstrap)
+                          endpoints.kafka_bootstrap, api)
     finally:
         await publisher.close()
         await mongo_client.drop_database(db_name)

@@ -2,6 +2,7 @@
 entitlement + ledger + events. Each handled type, duplicates, concurrency, ordering, forgery."""
 
 import asyncio
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -24,9 +25,11 @@ async def start_checkout(billing: Billing, user_id: str, plan: str, recurring: b
     return r.json()["sessionId"]
 
 
-def session(session_id: str, user_id: str, *, paid: bool = True, mode: str = "payment", **extra) -> dict:
+def session(session_id: str, user_id: str, plan: str, *, paid: bool = True, mode: str = "payment",
+            **extra) -> dict:
+    """A Checkout Session as Stripe reports it, with the metadata our create-session put on it."""
     return {"id": session_id, "object": "checkout.session", "mode": mode, "client_reference_id": user_id,
-            "payment_status": "paid" if paid else "unpaid", "metadata": {"user_id": user_id},
+            "payment_status": "paid" if paid else "unpaid", "metadata": {"user_id": user_id, "plan": plan},
             "amount_total": 4900, "currency": "usd", **extra}
 
 
@@ -34,8 +37,8 @@ async def test_a_paid_checkout_grants_the_plan_once_with_ledger_and_events(billi
     user, _ = await billing.register_user()
     cs = await start_checkout(billing, user, "Pro")
     pi = sid("pi")
-    # Metadata claims Premium: the plan comes from our own record of the session (W9).
-    obj = session(cs, user, payment_intent=pi, metadata={"user_id": user, "plan": "Premium"})
+    # The learner named a plan only; its 90 days come from the server's catalogue (W9).
+    obj = session(cs, user, "Pro", payment_intent=pi)
     r = await billing.webhook("checkout.session.completed", obj)
     assert r.status_code == 200 and r.json() == {"success": True, "duplicate": False}
     doc = await billing.wait_version(user, 1)
@@ -46,7 +49,6 @@ async def test_a_paid_checkout_grants_the_plan_once_with_ledger_and_events(billi
     assert len(ledger) == 1 and ledger[0]["_id"] == f"{user}:1" and ledger[0]["source"] == "stripe"
     assert ledger[0]["before"]["plan"] == "Free" and ledger[0]["after"]["plan"] == "Pro"
     assert ledger[0]["payment"]["days"] == 90 and ledger[0]["actor"].startswith("stripe:evt_")
-    assert (await billing.db.checkouts.find_one({"_id": cs}))["status"] == "fulfilled"
     # The verify route answers the owner only, and never with another user's profile (W6).
     mine = await billing.client.post(f"/payment/verify-session/{cs}", headers=billing.headers(user))
     assert mine.status_code == 200 and mine.json()["userInfo"]["plan"]["name"] == "Pro"
@@ -58,12 +60,11 @@ async def test_a_paid_checkout_grants_the_plan_once_with_ledger_and_events(billi
 async def test_the_same_event_ten_times_sequentially_and_concurrently_grants_once(billing: Billing) -> None:
     user, _ = await billing.register_user()
     cs1, cs2 = await start_checkout(billing, user, "Basic"), sid("cs")
-    body1 = stripe_event("checkout.session.completed", session(cs1, user))
+    body1 = stripe_event("checkout.session.completed", session(cs1, user, "Basic"))
     for _ in range(10):
         assert (await billing.client.post("/payment/webhook", content=body1, headers=signed(body1))).status_code == 200
-    # A second session (not created through us: metadata names user and plan) delivered 10x at once.
-    body2 = stripe_event("checkout.session.completed",
-                         session(cs2, user, metadata={"user_id": user, "plan": "Basic"}))
+    # A second session delivered 10x at once.
+    body2 = stripe_event("checkout.session.completed", session(cs2, user, "Basic"))
     replies = await asyncio.gather(*(billing.client.post("/payment/webhook", content=body2, headers=signed(body2))
                                      for _ in range(10)))
     assert all(r.status_code == 200 for r in replies)
@@ -74,24 +75,32 @@ async def test_the_same_event_ten_times_sequentially_and_concurrently_grants_onc
     assert doc["version"] == 2 and len(doc["account"]["grants"]) == 2
     assert abs(doc["entitlement"]["expires_at"] - (billing.clock.now() + 60 * DAY)) < timedelta(minutes=1)
     assert len(await wait_for(lambda: billing.ledger(user))) == 2
-    # Re-delivered after fulfilment: acknowledged as a duplicate, nothing re-applied.
+    # Re-delivered after fulfilment: stored again, found to change nothing.
     again = await billing.client.post("/payment/webhook", content=body1, headers=signed(body1))
-    assert again.json() == {"success": True, "duplicate": True}
+    assert again.json() == {"success": True, "duplicate": False}
+    await wait_for(lambda: _gone(billing, json.loads(body1)["id"]))
+    doc = await billing.entitlement(user)
+    assert doc["version"] == 2 and len(doc["account"]["grants"]) == 2
+
+
+async def _gone(billing: Billing, event_id: str) -> bool:
+    return await billing.db.stripe_inbox.find_one({"_id": event_id}) is None
 
 
 async def test_async_payments_grant_on_success_only(billing: Billing) -> None:
     user, _ = await billing.register_user()
     cs = await start_checkout(billing, user, "Basic")
-    pending = await billing.webhook("checkout.session.completed", session(cs, user, paid=False), event_id=sid("evt"))
+    pending = await billing.webhook("checkout.session.completed", session(cs, user, "Basic", paid=False),
+                                    event_id=sid("evt"))
     assert pending.status_code == 200
     failed_cs = await start_checkout(billing, user, "Premium")
     failed_id = sid("evt")
-    await billing.webhook("checkout.session.async_payment_failed", session(failed_cs, user, paid=False),
+    await billing.webhook("checkout.session.async_payment_failed", session(failed_cs, user, "Premium", paid=False),
                           event_id=failed_id)
     await billing.wait_fulfilled(failed_id)
     assert (await billing.db.checkouts.find_one({"_id": failed_cs}))["status"] == "failed"
     assert await billing.entitlement(user) is None
-    await billing.webhook("checkout.session.async_payment_succeeded", session(cs, user, paid=True))
+    await billing.webhook("checkout.session.async_payment_succeeded", session(cs, user, "Basic", paid=True))
     doc = await billing.wait_version(user, 1)
     assert doc["entitlement"]["plan"] == "Basic"
 
@@ -99,7 +108,8 @@ async def test_async_payments_grant_on_success_only(billing: Billing) -> None:
 async def test_a_subscription_lifecycle_invoice_cancel_and_deletion(billing: Billing) -> None:
     user, _ = await billing.register_user()
     cs, sub = await start_checkout(billing, user, "Pro", recurring=True), sid("sub")
-    await billing.webhook("checkout.session.completed", session(cs, user, mode="subscription", subscription=sub))
+    await billing.webhook("checkout.session.completed", session(cs, user, "Pro", mode="subscription",
+                                                                      subscription=sub))
     doc = await billing.wait_version(user, 1)
     assert doc["entitlement"]["is_recurring"] and doc["entitlement"]["plan"] == "Pro"
     # A renewal moves the period forward and records a payment.
@@ -167,7 +177,7 @@ async def test_out_of_order_subscription_events_reach_the_right_final_state(bill
 async def test_a_full_refund_revokes_the_purchase(billing: Billing) -> None:
     user, _ = await billing.register_user()
     cs, pi = await start_checkout(billing, user, "Premium"), sid("pi")
-    await billing.webhook("checkout.session.completed", session(cs, user, payment_intent=pi))
+    await billing.webhook("checkout.session.completed", session(cs, user, "Premium", payment_intent=pi))
     await billing.wait_version(user, 1)
     charge = {"id": sid("ch"), "object": "charge", "payment_intent": pi, "amount": 8900, "amount_refunded": 8900,
               "refunded": True, "currency": "usd"}
@@ -183,7 +193,7 @@ async def test_a_full_refund_revokes_the_purchase(billing: Billing) -> None:
 
 
 async def test_forged_stale_or_unsigned_webhooks_are_refused(billing: Billing) -> None:
-    body = stripe_event("checkout.session.completed", session(sid("cs"), "u-x"))
+    body = stripe_event("checkout.session.completed", session(sid("cs"), "u-x", "Basic"))
     forged = await billing.client.post("/payment/webhook", content=body, headers=signed(body, secret="whsec_wrong"))
     assert forged.status_code == 400 and forged.json() == {"error": "Invalid signature"}
     stale = await billing.client.post("/payment/webhook", content=body,

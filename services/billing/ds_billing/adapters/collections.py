@@ -1,13 +1,17 @@
 """Billing's collections and their indexes. Hot paths are `_id` lookups (FerretDB uses no other index).
 
 - entitlements   `_id` user id: the Account, the derived entitlement, its version, the ids of the
-                 operations applied (idempotency), pending ledger entries, and the outbox.
+                 operations applied (idempotency), the latest ledger entry, and the outbox.
 - payments       the immutable ledger: `_id` "<user id>:<entitlement version>", insert-once.
 - stripe_inbox   `_id` Stripe event id: a verified webhook event waiting for fulfilment (outbox
                  carries the wake-up event); deleted once fulfilled, so it stays small for the relay.
-- stripe_events  `_id` Stripe event id: every fulfilled event (the permanent dedupe record).
-- checkouts      `_id` Checkout Session id: who started it, for which plan (server-side, W9).
-- stripe_refs    `_id` a subscription or payment intent id: the user and the grant it belongs to.
+- stripe_events  `_id` Stripe event id: every fulfilled event with its outcome (insert-only record).
+- checkouts      `_id` Checkout Session id: who started it, for which plan (ownership for verify-session).
+- stripe_refs    `_id` a subscription or payment intent id: the user and the grant it belongs to
+                 (insert-once; read only for refunds and for events without our metadata).
+
+Write paths avoid reading collections that grow without bound: on FerretDB every lookup is a scan
+(even by `_id`), only inserts use the unique index. On MongoDB all of these are index lookups.
 - codes          `_id` a code's random part: membership codes.
 - users          `_id` user id, and user_emails `_id` lower-cased email: the projection of auth's users.
 - audit          admin actions (code generation, assignment, plan changes).
@@ -33,7 +37,7 @@ RELAYED = [ENTITLEMENTS, STRIPE_INBOX]
 
 INDEXES = [
     *outbox_indexes(*RELAYED),
-    IndexSpec(ENTITLEMENTS, asc("_ledger_pending")),
+    IndexSpec(ENTITLEMENTS, asc("updated_at")),
     IndexSpec(PAYMENTS, asc("user_id", "at")),
     IndexSpec(CHECKOUTS, asc("user_id", "created_at")),
     IndexSpec(CODES, asc("state", "expires_at")),

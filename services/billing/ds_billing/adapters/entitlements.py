@@ -6,8 +6,15 @@ entry and the events (`plan.changed` with `sequence` = version, `payment.complet
 outbox. Concurrent writers race on `version` and the loser re-reads and retries (no transactions
 on FerretDB; MongoDB gives the same single-document guarantee).
 
-Ledger entries ride in `_ledger` and are then copied insert-once into `payments` under the
-deterministic id "<user>:<version>"; a crash before the copy leaves them for `sweep_ledger`.
+Operation ids are kept for good (a few per purchase): they are what makes a Stripe event, a code
+or a refund apply once, however late a duplicate arrives. Subscription state updates need none:
+folding the same Stripe state in twice changes nothing (see `merge_subscription`).
+
+The ledger entry of the latest change rides in `_ledger` and is copied insert-once into
+`payments` under the deterministic id "<user>:<version>" right after the write. Nothing clears it
+(a write less on the hot path): the next writer copies it again before replacing it (a duplicate
+insert is a no-op), and `sweep_ledger` copies those of recently changed users, so a writer that
+died between its write and its copy loses nothing.
 """
 
 from __future__ import annotations
@@ -34,10 +41,8 @@ from ds_billing.domain.entitlement import Account
 logger = logging.getLogger("ds.billing.entitlements")
 
 Source = Literal["stripe", "code", "admin", "refund"]
-APPLIED_KEPT = 200  # older operation ids fall out; the webhook archive dedupes Stripe events for good
 MAX_ATTEMPTS = 30
 LEDGER = "_ledger"
-LEDGER_PENDING = "_ledger_pending"
 
 
 @dataclass(frozen=True)
@@ -79,43 +84,46 @@ class EntitlementStore:
         doc = await self.coll.find_one({"_id": user_id}, {"account": 1, "version": 1})
         return (Account.from_doc(doc.get("account")), int(doc["version"])) if doc else (Account(), 0)
 
+    async def has_applied(self, user_id: str, op: str) -> bool:
+        return await self.coll.find_one({"_id": user_id, "applied": op}, {"_id": 1}) is not None
+
     async def current(self, user_id: str) -> Entitlement:
         account, _ = await self.load(user_id)
         return account.entitlement(self.clock.now())
 
     async def apply(self, user_id: str, op: str, decide: Decide, *, source: Source, actor: str,
-                    reason: str = "", causation: Envelope | None = None) -> Outcome:
-        """Apply `decide` to the user's Account once per `op`."""
+                    reason: str = "", causation: Envelope | None = None, record_op: bool = True) -> Outcome:
+        """Apply `decide` to the user's Account, once per `op` (if `record_op`)."""
         for attempt in range(MAX_ATTEMPTS):
             now = self.clock.now()
-            doc = await self.coll.find_one({"_id": user_id}, {"account": 1, "version": 1, "applied": 1})
+            doc = await self.coll.find_one({"_id": user_id}, {"account": 1, "version": 1, "applied": 1, LEDGER: 1})
             account = Account.from_doc(doc.get("account")) if doc else Account()
             version = int(doc["version"]) if doc else 0
             applied: list[str] = list(doc.get("applied", ())) if doc else []
             change = None if op in applied else decide(account, now)
             if change is None or change.account == account:
                 return Outcome(False, account.entitlement(now), version, account)
+            if doc is not None and doc.get(LEDGER):
+                await self._copy(doc[LEDGER])  # its writer may have died before copying it
             new_version = version + 1
             before, after = account.entitlement(now), change.account.entitlement(now)
             events = self._events(user_id, op, new_version, after, change, source, reason, causation)
             entry = _ledger_entry(user_id, new_version, now, op, change, source, actor, reason, before, after)
-            state = {"version": new_version, "account": change.account.to_doc(),
-                     "entitlement": after.model_dump(), "applied": [*applied, op][-APPLIED_KEPT:],
-                     "updated_at": now, LEDGER_PENDING: True}
+            state = {"version": new_version, "account": change.account.to_doc(), "entitlement": after.model_dump(),
+                     "applied": [*applied, op] if record_op else applied, "updated_at": now, LEDGER: [entry]}
             if doc is None:
                 try:
-                    await self.coll.insert_one(document_with_events({"_id": user_id, **state, LEDGER: [entry]},
-                                                                    *events))
+                    await self.coll.insert_one(document_with_events({"_id": user_id, **state}, *events))
                 except DuplicateKeyError:
                     continue
             else:
-                update = with_events({"$set": state, "$push": {LEDGER: entry}}, *events)
-                result = await self.coll.update_one({"_id": user_id, "version": version}, update)
+                result = await self.coll.update_one({"_id": user_id, "version": version},
+                                                    with_events({"$set": state}, *events))
                 if result.matched_count == 0:
                     await asyncio.sleep(0.002 * attempt)  # lost the race: re-read and decide again
                     continue
             await self.nudge.nudge()
-            await self.flush_ledger(user_id, [entry])
+            await self._copy([entry])
             return Outcome(True, after, new_version, change.account)
         raise ServiceUnavailable("Entitlement is busy, please retry")
 
@@ -133,23 +141,18 @@ class EntitlementStore:
         return events
 
     # --- the ledger ---------------------------------------------------------------------------------
-    async def flush_ledger(self, user_id: str, entries: Sequence[Document]) -> None:
+    async def _copy(self, entries: Sequence[Document]) -> None:
         for entry in entries:
-            with contextlib.suppress(DuplicateKeyError):  # copied before (after a crash): entries are immutable
+            with contextlib.suppress(DuplicateKeyError):  # copied before: entries are immutable
                 await self.payments.insert_one(dict(entry))
-        cleared = await self.coll.update_one({"_id": user_id, LEDGER: list(entries)},
-                                             {"$set": {LEDGER: []}, "$unset": {LEDGER_PENDING: ""}})
-        if cleared.matched_count == 0:  # other entries arrived meanwhile: remove just ours
-            await self.coll.update_one({"_id": user_id}, {"$pullAll": {LEDGER: list(entries)}})
 
-    async def sweep_ledger(self, limit: int = 200) -> int:
-        """Copy ledger entries a crashed writer left behind; returns how many were flushed."""
-        flushed = 0
-        async for doc in self.coll.find({LEDGER_PENDING: True}, {LEDGER: 1}).limit(limit):
-            entries = list(doc.get(LEDGER) or ())
-            await self.flush_ledger(doc["_id"], entries)
-            flushed += len(entries)
-        return flushed
+    async def sweep_ledger(self, since: datetime) -> int:
+        """Copy the latest ledger entry of every user changed since `since`; returns how many."""
+        copied = 0
+        async for doc in self.coll.find({"updated_at": {"$gte": since}}, {LEDGER: 1}):
+            await self._copy(doc.get(LEDGER) or ())
+            copied += 1
+        return copied
 
     async def history(self, user_id: str, limit: int = 50) -> list[Document]:
         return await self.payments.find({"user_id": user_id}).sort("at", -1).limit(limit).to_list()

@@ -73,7 +73,8 @@ async def verify_session(session_id: SessionId, user: CurrentUser, c: Ctx) -> di
         raise ServiceUnavailable("Payment provider unavailable, please retry") from None
     owner = str(ours["user_id"])
     entitlement = await c.store.current(owner)
-    return {"status": status, "fulfilled": ours.get("status") == "fulfilled",
+    fulfilled = await c.store.has_applied(owner, f"checkout:{session_id}")
+    return {"status": status, "fulfilled": fulfilled,
             "userInfo": {"email": await c.users.email_of(owner), "plan": legacy_plan(entitlement)}}
 
 

@@ -1,6 +1,6 @@
 """Billing's consumer: auth's user events (projection) and its own Stripe wake-up events.
 
-Also the ledger sweeper, a loop beside the poll loop that copies ledger entries a crashed writer
+Also the ledger sweeper, a loop beside the poll loop that copies ledger entries a writer that died
 left inside an entitlement document.
 """
 
@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from ds_common.events.consumer import Handler
 from ds_common.events.contracts import StripeEventReceived, UserRegistered, UserUpdated
@@ -40,11 +41,16 @@ def handlers(users: Users, fulfilment: Fulfilment) -> Mapping[str, Handler]:
 
 
 def ledger_sweeper(store: EntitlementStore, interval_s: float) -> Worker:
+    """Every `interval_s`, copy the ledger entries of users changed since the previous sweep (with a
+    margin); the first sweep after a start covers everyone, in case the last process died mid-way."""
+
     async def sweep(stop: asyncio.Event) -> None:
+        since = datetime(1970, 1, 1, tzinfo=UTC)
         while not stop.is_set():
+            started = store.clock.now()
             try:
-                if flushed := await store.sweep_ledger():
-                    logger.info("ledger sweeper flushed %d entries", flushed)
+                await store.sweep_ledger(since)
+                since = started - timedelta(seconds=2 * interval_s)
             except Exception:
                 logger.warning("ledger sweep failed", exc_info=True)
             with contextlib.suppress(TimeoutError):

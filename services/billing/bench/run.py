@@ -1,0 +1,187 @@
+"""Billing benchmark: Stripe webhook ingestion, and webhook → `plan.changed` latency.
+
+    flock /tmp/ds-tests.lock python3 -m uv run python services/billing/bench/run.py
+
+Starts billing's API (2 workers), relay and consumer as processes against the test
+infrastructure with a fresh database and a fresh consumer group, then:
+1. ingestion: wrk at 32 connections for 10 s posting signed, distinct `checkout.session.completed`
+   events (each a new paid purchase for its own user) to /payment/webhook, while the relay and
+   the consumer fulfil them behind it;
+2. latency: once that backlog is drained, signed events sent at a steady rate, timed from the
+   moment the webhook answered 2xx to the moment the user's `plan.changed` is read from Kafka.
+Writes bench/results/billing.json. Targets (issue 5): ingestion >= 500 events/s accepted with
+p99 <= 100 ms; accepted checkout → plan.changed p99 <= 500 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+
+import httpx
+import stripe
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from ds_common.events.kafka import ensure_topics
+from ds_common.mongo import make_mongo_client
+from ds_common.testing.bench import Request, service_process, write_results, wrk
+from ds_common.testing.infra import free_port, local_endpoints
+from ds_common.testing.jwks import TestIssuer
+
+SECRET = "whsec_bench_secret"
+DURATION_S = int(os.environ.get("BENCH_DURATION_S", "10"))
+INGEST_EVENTS = 20_000  # distinct events, more than wrk can send in DURATION_S
+# Purchases spread over this many learners (each buys repeatedly: stacked grants). The relay finds
+# pending events by a field FerretDB cannot index, so it scans the entitlements: keep it realistic.
+INGEST_USERS = 1_000
+LATENCY_EVENTS, LATENCY_RATE = 300, 25  # events, per second
+TARGET_RPS, TARGET_INGEST_P99_MS, TARGET_LATENCY_P99_MS = 500, 100, 500
+
+
+def checkout_event(user_id: str) -> str:
+    session = {"id": f"cs_bench_{uuid.uuid4().hex}", "object": "checkout.session", "mode": "payment",
+               "payment_status": "paid", "client_reference_id": user_id,
+               "metadata": {"user_id": user_id, "plan": "Pro"}, "payment_intent": f"pi_{uuid.uuid4().hex[:20]}",
+               "amount_total": 4900, "currency": "usd"}
+    return json.dumps({"id": f"evt_bench_{uuid.uuid4().hex}", "object": "event", "api_version": "2025-09-30.clover",
+                       "created": int(time.time()), "livemode": False, "type": "checkout.session.completed",
+                       "data": {"object": session}})
+
+
+def signed_headers(body: str) -> dict[str, str]:
+    return {"Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body, SECRET),
+            "Content-Type": "application/json"}
+
+
+async def start_group_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
+    """A new consumer group that starts at the end (skips other runs' history on shared topics)."""
+    await ensure_topics(bootstrap, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        consumer.assign(partitions)
+        await consumer.commit(dict(await consumer.end_offsets(partitions)))
+    finally:
+        await consumer.stop()
+
+
+async def count(mongo_url: str, db_name: str, collection: str, query: dict) -> int:
+    client = make_mongo_client(mongo_url)
+    try:
+        return await client[db_name][collection].count_documents(query)
+    finally:
+        await client.close()
+
+
+async def wait_drained(mongo_url: str, db_name: str, timeout_s: float = 600) -> float:
+    """Seconds until every ingested event is fulfilled (the inbox is empty)."""
+    started = time.monotonic()
+    while await count(mongo_url, db_name, "stripe_inbox", {}) > 0:
+        if time.monotonic() - started > timeout_s:
+            raise RuntimeError("backlog not drained")
+        await asyncio.sleep(1)
+    return time.monotonic() - started
+
+
+async def measure_latency(base: str, bootstrap: str) -> dict[str, float]:
+    """Accepted webhook → plan.changed for that user on Kafka, at a steady rate."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    accepted: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition("plan.changed", p) for p in consumer.partitions_for_topic("plan.changed") or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            await consumer.position(tp)
+
+        async def read() -> None:
+            while len(seen) < LATENCY_EVENTS:
+                for records in (await consumer.getmany(timeout_ms=100)).values():
+                    for record in records:
+                        key = (record.key or b"").decode()
+                        if key in accepted and key not in seen:
+                            seen[key] = time.time()
+
+        reader = asyncio.create_task(read())
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            t0 = time.monotonic()
+            for i in range(LATENCY_EVENTS):
+                user = f"bench-lat-{uuid.uuid4().hex[:12]}"
+                body = checkout_event(user)
+                r = await http.post("/payment/webhook", content=body, headers=signed_headers(body))
+                r.raise_for_status()
+                accepted[user] = time.time()
+                await asyncio.sleep(max(0.0, t0 + (i + 1) / LATENCY_RATE - time.monotonic()))
+        await asyncio.wait_for(reader, timeout=60)
+    finally:
+        await consumer.stop()
+    latencies = sorted((seen[u] - accepted[u]) * 1000 for u in accepted)
+    return {"events": len(latencies), "rate_per_s": LATENCY_RATE,
+            "p50_ms": round(statistics.median(latencies), 1),
+            "p90_ms": round(latencies[int(len(latencies) * 0.9) - 1], 1),
+            "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1), "max_ms": round(latencies[-1], 1)}
+
+
+async def drop(mongo_url: str, name: str) -> None:
+    client = make_mongo_client(mongo_url)
+    await client.drop_database(name)
+    await client.close()
+
+
+def main() -> int:
+    endpoints = local_endpoints()
+    issuer = TestIssuer()
+    issuer.serve()
+    db_name = "billingbench" + "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8]
+    group = f"billing-bench-{uuid.uuid4().hex[:8]}"
+    env = {"DS_BILLING_MONGO_URL": endpoints.mongo_url, "DS_BILLING_MONGO_DB": db_name,
+           "DS_BILLING_REDIS_URL": endpoints.redis_url, "DS_BILLING_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
+           "DS_BILLING_JWKS_URL": issuer.url, "DS_BILLING_STRIPE_API_BASE": endpoints.stripe_api_base,
+           "DS_BILLING_STRIPE_WEBHOOK_SECRET": SECRET, "DS_BILLING_CONSUMER_GROUP": group,
+           "DS_BILLING_LOG_LEVEL": "WARNING", "DS_BILLING_ENVIRONMENT": "test"}
+    asyncio.run(start_group_at_end(endpoints.kafka_bootstrap, group,
+                                   ["billing.stripe_event_received", "user.registered", "user.updated",
+                                    "session.revoked", "plan.changed", "payment.completed"]))
+    try:
+        with service_process("ds_billing", "relay", free_port(), env), \
+                service_process("ds_billing", "consumer", free_port(), env), \
+                service_process("ds_billing", "api", free_port(), env, workers=2) as base:
+            # Warm-up: both API workers, the relay and the consumer on their first events.
+            warm = [checkout_event(f"bench-warm-{i}") for i in range(200)]
+            wrk(base, [Request("POST", "/payment/webhook", signed_headers(b), b) for b in warm], duration_s=2)
+            asyncio.run(wait_drained(endpoints.mongo_url, db_name))
+            bodies = [checkout_event(f"bench-user-{i % INGEST_USERS}") for i in range(INGEST_EVENTS)]
+            requests = [Request("POST", "/payment/webhook", signed_headers(b), b) for b in bodies]
+            ingestion = wrk(base, requests, duration_s=DURATION_S)
+            accepted = asyncio.run(count(endpoints.mongo_url, db_name, "stripe_inbox", {})) + asyncio.run(
+                count(endpoints.mongo_url, db_name, "stripe_events", {"_id": {"$regex": "^evt_bench_"}}))
+            ingestion["accepted_new_events"] = accepted - len(warm)
+            ingestion["accepted_per_s"] = round(ingestion["accepted_new_events"] / (ingestion["duration_us"] / 1e6), 1)
+            ingestion["backlog_drained_in_s"] = round(asyncio.run(wait_drained(endpoints.mongo_url, db_name)), 1)
+            latency = asyncio.run(measure_latency(base, endpoints.kafka_bootstrap))
+    finally:
+        issuer.close()
+        asyncio.run(drop(endpoints.mongo_url, db_name))
+    met = {"ingestion": ingestion["accepted_per_s"] >= TARGET_RPS and ingestion["p99_ms"] <= TARGET_INGEST_P99_MS
+           and ingestion["errors_status"] == 0,
+           "checkout_to_plan_changed": latency["p99_ms"] <= TARGET_LATENCY_P99_MS}
+    results = {"setup": {"api_workers": 2, "relay": 1, "consumer": 1, "connections": 32, "duration_s": DURATION_S},
+               "webhook_ingestion": ingestion, "checkout_to_plan_changed": latency,
+               "targets": {"ingestion_min_per_s": TARGET_RPS, "ingestion_max_p99_ms": TARGET_INGEST_P99_MS,
+                           "latency_max_p99_ms": TARGET_LATENCY_P99_MS, "met": met}}
+    write_results("billing", results)
+    print(json.dumps(results["checkout_to_plan_changed"]), json.dumps(met))
+    return 0 if all(met.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
