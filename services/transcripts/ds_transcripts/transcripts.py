@@ -39,7 +39,7 @@ def blocked_error(retry_after: int) -> ServiceUnavailable:
 
 def ready_event(doc: Document, source: str) -> TranscriptReady:
     return TranscriptReady(channel_id=doc["channel_id"], video_id=doc["video_id"],
-                           line_count=len(doc.get("transcript") or []), source=source,  # type: ignore[arg-type]
+                           line_count=len(doc.get("transcript") or []), source=source,
                            is_refined=bool(doc.get("is_refined")), refined_at=doc.get("refined_at"))
 
 

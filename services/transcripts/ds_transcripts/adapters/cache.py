@@ -59,13 +59,13 @@ class TranscriptCache:
         if local is not None and local[0] > time.monotonic():
             return local[1]
         raw = await self.redis.get(key)
-        if raw is None:
+        if not isinstance(raw, bytes):  # None (a miss); the client never decodes responses
             return None
         payload = raw[raw.index(b"\n") + 1:]
         if not payload:
             return None
         self._remember(key, payload)
-        return bytes(payload)
+        return payload
 
     async def put(self, doc: Document) -> None:
         """Store what a reader should now get for this document (bytes when ready, else a marker)."""

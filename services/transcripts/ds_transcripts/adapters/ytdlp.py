@@ -102,7 +102,7 @@ class YtDlpSubtitles:
     def fetch(self, video_id: str, language: str = "en") -> Fetched:
         url = f"https://www.youtube.com/watch?v={video_id}"
         try:
-            with yt_dlp.YoutubeDL(self.options(language)) as ydl:  # type: ignore[arg-type]
+            with yt_dlp.YoutubeDL(self.options(language)) as ydl:
                 info = ydl.process_ie_result(self.info_loader(ydl, url), download=False)
                 chosen = self._choose(info.get("requested_subtitles") or {}, language)
                 if chosen is None:
