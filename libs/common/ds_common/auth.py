@@ -18,8 +18,9 @@ import httpx
 import jwt
 from fastapi import Depends, Request
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from ds_common.errors import Forbidden, Unauthorized
+from ds_common.errors import Forbidden, ServiceUnavailable, Unauthorized
 from ds_common.redis import KeySpace
 
 Role = Literal["User", "Admin"]
@@ -90,7 +91,10 @@ class SessionRevocations:
         await self.redis.set(self.keys("revoked-session", session_id), "1", ex=ttl)
 
     async def is_revoked(self, session_id: str) -> bool:
-        return bool(await self.redis.exists(self.keys("revoked-session", session_id)))
+        try:
+            return bool(await self.redis.exists(self.keys("revoked-session", session_id)))
+        except RedisError:  # fail closed, but as a clear 503 rather than a 500
+            raise ServiceUnavailable("Session check unavailable, retry shortly") from None
 
 
 class TokenVerifier:

@@ -5,8 +5,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ds_common.auth import JwksCache, SessionRevocations, TokenVerifier
-from ds_common.errors import Unauthorized
-from ds_common.redis import KeySpace
+from ds_common.errors import ServiceUnavailable, Unauthorized
+from ds_common.redis import KeySpace, make_redis
 from ds_common.testing.jwks import TestIssuer
 from redis.asyncio import Redis
 
@@ -90,3 +90,10 @@ async def test_revoked_session_is_refused(local_issuer: TestIssuer, redis: Redis
         await verifier.verify(token)
     await verifier.verify(local_issuer.token("u1", session_id="another-session"))
     await jwks.aclose()
+
+
+async def test_revocation_check_with_redis_down_is_a_503_not_a_500() -> None:
+    revocations = SessionRevocations(make_redis("redis://127.0.0.1:1/0"), KeySpace("svc"))
+    with pytest.raises(ServiceUnavailable):
+        await revocations.is_revoked("sid")
+    await revocations.redis.aclose()
