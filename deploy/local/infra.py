@@ -312,7 +312,8 @@ class StripeMock(Server):
                                f"{STRIPE_MOCK_VERSION} && mv {gobin}/stripe-mock {self.binary}"])
 
     def command(self) -> list[str]:
-        return [str(self.binary), "-http-addr", f"127.0.0.1:{self.port}"]
+        # Its HTTPS listener defaults to :12112 for every instance; give each its own port.
+        return [str(self.binary), "-http-addr", f"127.0.0.1:{self.port}", "-https-addr", f"127.0.0.1:{self.port + 1}"]
 
     def healthy(self) -> bool:
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/customers?limit=1",
