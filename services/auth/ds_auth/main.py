@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 from collections.abc import AsyncIterator
 
 from ds_common import service
 from ds_common.auth import TokenVerifier
 from ds_common.clock import Clock, SystemClock
-from ds_common.redis import KeySpace, RateLimiter
+from ds_common.redis import KeySpace
 from ds_common.runtime import background
 from ds_common.web import create_app
 from fastapi import FastAPI
@@ -20,7 +21,7 @@ from ds_auth.adapters.keys import load_keyring
 from ds_auth.adapters.sessions import SessionStore
 from ds_auth.adapters.users import INDEXES, UserStore
 from ds_auth.api import auth_routes, jwks_routes, user_routes
-from ds_auth.api.context import ACCESS_HEADER, REFRESH_HEADER, AuthContext
+from ds_auth.api.context import ACCESS_HEADER, REFRESH_HEADER, AuthContext, Limiter
 from ds_auth.domain.users import normalize_email
 from ds_auth.messaging.handlers import handlers, purge_sessions_forever
 from ds_auth.settings import Settings
@@ -45,13 +46,19 @@ def api_app(settings: Settings | None = None, *, clock: Clock | None = None) -> 
                 stores.db, stores.redis, keys, clock, refresh_key=keyring.refresh_key,
                 refresh_ttl_s=settings.refresh_token_ttl_s, max_age_s=settings.session_max_age_s,
                 grace_s=settings.refresh_grace_s, access_ttl_s=settings.access_token_ttl_s,
-                revocations=revocations, nudge=app.state.nudge)
+                revocations=revocations, nudge=app.state.nudge, checkpoint_batch=settings.checkpoint_batch,
+                checkpoint_every_s=settings.checkpoint_every_s)
             identity = IdentityVerifier.from_settings(settings)
             users = UserStore(stores.db, stores.redis, keys, clock, app.state.nudge,
-                              admin_emails=frozenset(normalize_email(e) for e in settings.admin_emails))
+                              admin_emails=frozenset(normalize_email(e) for e in settings.admin_emails),
+                              bootstrap_needs_proof=settings.environment == "production")
             app.state.auth = AuthContext(
                 settings=settings, clock=clock, keyring=keyring, users=users, sessions=sessions,
-                identity=identity, feedback=FeedbackStore(stores.db, clock), limiter=RateLimiter(stores.redis, keys))
+                identity=identity, feedback=FeedbackStore(stores.db, clock), limiter=Limiter(stores.redis, keys))
+            # Start-up objects (routes, models, keys) never die: keep them out of the GC's scans,
+            # which otherwise show up as latency spikes on the hot paths.
+            gc.collect()
+            gc.freeze()
             try:
                 checkpoints = functools.partial(sessions.run_checkpoints, interval_s=settings.checkpoint_interval_s)
                 async with background([checkpoints]):

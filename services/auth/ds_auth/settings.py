@@ -27,7 +27,9 @@ class Settings(ServiceSettings):
     refresh_token_ttl_s: int = 30 * 24 * 3600  # sliding: every rotation starts a new 30 days
     session_max_age_s: int = 90 * 24 * 3600  # absolute cap, whatever the rotations
     refresh_grace_s: float = 10.0  # concurrent refreshes with one token all succeed within this
-    checkpoint_interval_s: float = 1.0  # rotation state reaches Mongo at most this late
+    checkpoint_interval_s: float = 1.0  # rotation state is written to Mongo in rounds this far apart,
+    checkpoint_batch: int = 50  # at most this many sessions per round and API process,
+    checkpoint_every_s: float = 30.0  # and at most once per session in this time (the UI refreshes hourly)
 
     # --- proof of identity at login -----------------------------------------------------------
     # Supabase access tokens (what the legacy front end signs in with). Enabled when an issuer and

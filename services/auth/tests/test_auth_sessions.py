@@ -13,6 +13,7 @@ import pytest
 from auth_helpers import IdentityProvider, MovableClock, bearer, running_api, sign_in, unique_email
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ds_auth.adapters.keys import private_pem
+from ds_auth.adapters.sessions import purge_expired_sessions
 from ds_auth.settings import Settings
 from ds_common.events.outbox import OUTBOX
 from fastapi import FastAPI
@@ -96,15 +97,29 @@ async def test_logout_revokes_the_session_at_once_and_queues_session_revoked(
 
 
 async def test_a_session_lost_by_redis_comes_back_from_its_mongo_checkpoint(
-        client: httpx.AsyncClient, app: FastAPI, idp: IdentityProvider) -> None:
+        client: httpx.AsyncClient, app: FastAPI, clock: MovableClock, idp: IdentityProvider) -> None:
     signed = await sign_in(client, idp, unique_email())
-    r = await client.post("/auth/refresh-token", headers=bearer(signed.headers["x-ds-refresh-token"]))
-    current = r.headers["x-ds-refresh-token"]
     ctx = app.state.auth
-    await ctx.sessions.flush()  # what the checkpoint loop does every second
-    await app.state.stores.redis.delete(ctx.sessions._key(current.split(".")[1]))
-    restored = await client.post("/auth/refresh-token", headers=bearer(current))
-    assert restored.status_code == 200, restored.text
+    sid = signed.headers["x-ds-refresh-token"].split(".")[1]
+    clock.advance(timedelta(seconds=ctx.settings.checkpoint_every_s + 1))  # the UI refreshes ~hourly
+    try:
+        r = await client.post("/auth/refresh-token", headers=bearer(signed.headers["x-ds-refresh-token"]))
+        current = r.headers["x-ds-refresh-token"]
+        # An immediate second rotation is not checkpointed (one per session per interval).
+        quick = await client.post("/auth/refresh-token", headers=bearer(current))
+        assert quick.status_code == 200
+        assert await ctx.sessions.flush() == 1  # what the checkpoint loop does every second
+        assert (await app.state.stores.db.sessions.find_one({"_id": sid}))["refresh"]["gen"] == 1
+
+        await app.state.stores.redis.delete(ctx.sessions._key(sid))  # Redis lost the session
+        restored = await client.post("/auth/refresh-token", headers=bearer(current))
+        assert restored.status_code == 200, restored.text
+        # Newer than the checkpoint: refused (the learner signs in again), nothing revoked or forked.
+        await app.state.stores.redis.delete(ctx.sessions._key(sid))
+        lost = await client.post("/auth/refresh-token", headers=bearer(restored.headers["x-ds-refresh-token"]))
+        assert lost.status_code == 401
+    finally:
+        clock.advance(-timedelta(seconds=ctx.settings.checkpoint_every_s + 1))
 
 
 async def test_refresh_token_expires(client: httpx.AsyncClient, app: FastAPI, clock: MovableClock,
@@ -157,3 +172,16 @@ async def test_two_keys_during_rotation(settings: Settings, idp: IdentityProvide
         assert jwt.get_unverified_header(old_access)["kid"] == kids[1]
         for access in (old_access, new_access):  # both verify while both keys are published
             assert (await userinfo(client, access, email)).status_code == 200
+
+
+async def test_idle_and_expired_sessions_are_purged(client: httpx.AsyncClient, app: FastAPI,
+                                                    idp: IdentityProvider) -> None:
+    signed = await sign_in(client, idp, unique_email())
+    sid = signed.headers["x-ds-refresh-token"].split(".")[1]
+    db = app.state.stores.db
+    later = app.state.auth.clock.now() + timedelta(seconds=app.state.settings.refresh_token_ttl_s + 60)
+    assert await purge_expired_sessions(db, later) >= 1
+    assert await db.sessions.find_one({"_id": sid}) is None
+    fresh = await sign_in(client, idp, unique_email())
+    await purge_expired_sessions(db, app.state.auth.clock.now())
+    assert await db.sessions.find_one({"_id": fresh.headers["x-ds-refresh-token"].split(".")[1]}) is not None

@@ -165,3 +165,14 @@ async def test_unknown_routes_and_methods_are_json(client: httpx.AsyncClient) ->
     assert wrong_method.status_code == 405 and set(wrong_method.json()) == {"error"}
     not_json = await client.post("/auth/register", content=b"{not json", headers={"Content-Type": "application/json"})
     assert not_json.status_code == 400 and set(not_json.json()) == {"error"}
+
+
+async def test_bootstrap_admins_need_a_proven_mailbox(settings: Settings, idp: IdentityProvider) -> None:
+    proven, squatted = unique_email("boss"), unique_email("boss")
+    bootstrap = settings.model_copy(update={"admin_emails": [proven.upper(), squatted]})
+    async with running_api(bootstrap) as (client, app):
+        app.state.auth.users.bootstrap_needs_proof = True  # as in production (dev seeds its admin by password)
+        assert (await sign_in(client, idp, proven)).json()["user"]["role"] == "Admin"
+        registered = await client.post("/auth/register", json={"username": "x", "email": squatted,
+                                                               "password": "i-am-the-boss-now"})
+        assert registered.status_code == 200 and registered.json()["user"]["role"] == "User"

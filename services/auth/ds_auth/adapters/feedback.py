@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 MAX_MESSAGES_KEPT = 200
 MESSAGES_RETURNED = 100
+IMAGE_BYTES_RETURNED = 16 * 1024 * 1024  # data URLs are big: newest images first, up to this much
 ADMIN_LIST_LIMIT = 500
 
 
@@ -49,11 +50,17 @@ class FeedbackStore:
     async def thread(self, user_id: str) -> list[dict[str, Any]]:
         doc = await self.db.feedback_threads.find_one({"_id": user_id})
         messages: list[dict[str, Any]] = (doc or {}).get("messages", [])[-MESSAGES_RETURNED:]
-        wanted = [i for m in messages for i in m.get("images", [])]
-        urls = {}
+        wanted = [i for m in reversed(messages) for i in m.get("images", [])]
+        urls: dict[str, str] = {}
+        budget = IMAGE_BYTES_RETURNED
         if wanted:
-            async for a in self.db.attachments.find({"_id": {"$in": wanted}}):
-                urls[a["_id"]] = f"data:{a['mime']};base64,{base64.b64encode(bytes(a['data'])).decode()}"
+            found = {a["_id"]: a async for a in self.db.attachments.find({"_id": {"$in": wanted}})}
+            for image_id in wanted:  # newest first; older images are left out past the budget
+                a = found.get(image_id)
+                if a is None or a["size"] > budget:
+                    continue
+                budget -= a["size"]
+                urls[image_id] = f"data:{a['mime']};base64,{base64.b64encode(bytes(a['data'])).decode()}"
         return [{**m, "images": [urls[i] for i in m.get("images", []) if i in urls]} for m in messages]
 
     async def senders(self) -> list[dict[str, Any]]:

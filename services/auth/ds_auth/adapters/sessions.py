@@ -5,7 +5,8 @@
 - The rotation itself runs in Redis, in ONE Lua script per refresh (compare-and-rotate is atomic,
   so concurrent refreshes cannot fork a session). The test server (FerretDB) serialises writes at
   a few hundred per second, far below the refresh target, so the rotation state reaches Mongo
-  write-behind: coalesced per session and flushed every `checkpoint_interval_s`. If Redis loses
+  write-behind: coalesced per session, oldest first, at most `checkpoint_batch` writes per
+  `checkpoint_interval_s` (so checkpoints never starve sign-ins and other writes). If Redis loses
   a session, it is restored from that checkpoint; a refresh whose token is newer than the
   checkpoint then fails with 401 (the user signs in again) — it never revokes or forks anything.
 """
@@ -38,9 +39,11 @@ logger = logging.getLogger("ds.auth.sessions")
 RevokeReason = Literal["logout", "refresh_reuse", "admin"]
 RETIRED_KEPT = 8  # older tokens recognised as reuse (anything else is just an invalid token)
 
-# KEYS[1] session hash; ARGV: presented hash, successor hash, now ms, grace ms, refresh lifetime ms.
+# KEYS[1] session hash; ARGV: presented hash, successor hash, now ms, grace ms, refresh lifetime ms,
+# checkpoint interval ms, user cache key prefix. Replies also carry the cached user object (or
+# false), saving the refresh a round trip, and whether this rotation is due for a checkpoint.
 _ROTATE = """
-local s = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'grace', 'retired', 'exp', 'max', 'revoked', 'user', 'gen')
+local s = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'grace', 'retired', 'exp', 'max', 'revoked', 'user', 'gen', 'ck')
 if not s[1] then return {'missing'} end
 if s[7] == '1' then return {'revoked', s[8]} end
 local now = tonumber(ARGV[3])
@@ -56,12 +59,16 @@ if s[1] == h then
   local exp = math.min(now + tonumber(ARGV[5]), tonumber(s[6]))
   local grace = now + tonumber(ARGV[4])
   local gen = tonumber(s[9]) + 1
-  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', h, 'grace', grace, 'retired', retired, 'exp', exp, 'gen', gen)
+  local ck, due = tonumber(s[10]) or 0, '0'
+  if now - ck >= tonumber(ARGV[6]) then ck, due = now, '1' end
+  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', h, 'grace', grace, 'retired', retired, 'exp', exp,
+             'gen', gen, 'ck', ck)
   redis.call('PEXPIRE', KEYS[1], exp - now + tonumber(ARGV[4]))
-  return {'rotated', s[8], tostring(exp), retired, tostring(gen), tostring(grace)}
+  return {'rotated', s[8], tostring(exp), retired, tostring(gen), tostring(grace), due,
+          redis.call('GET', ARGV[7] .. s[8])}
 end
 if s[2] == h then
-  if now <= tonumber(s[3]) then return {'grace', s[8]} end
+  if now <= tonumber(s[3]) then return {'grace', s[8], redis.call('GET', ARGV[7] .. s[8])} end
   redis.call('HSET', KEYS[1], 'revoked', '1')
   return {'reuse', s[8]}
 end
@@ -88,12 +95,14 @@ class Refreshed:
     outcome: str  # rotated | grace | reuse | revoked | expired | invalid | missing
     user_id: str | None = None
     token: RefreshToken | None = None  # the token the client must use next
+    cached_user: bytes | None = None  # the user cache entry, when Redis had it
 
 
 class SessionStore:
     def __init__(self, db: AsyncDatabase[Document], redis: Redis, keys: KeySpace, clock: Clock, *,
                  refresh_key: bytes, refresh_ttl_s: int, max_age_s: int, grace_s: float, access_ttl_s: int,
-                 revocations: SessionRevocations, nudge: OutboxNudge) -> None:
+                 revocations: SessionRevocations, nudge: OutboxNudge, checkpoint_batch: int = 100,
+                 checkpoint_every_s: float = 30, max_dirty: int = 100_000) -> None:
         self.db = db
         self.redis = redis
         self.keys = keys
@@ -105,7 +114,11 @@ class SessionStore:
         self.access_ttl_s = access_ttl_s
         self.revocations = revocations
         self.nudge = nudge
-        self.dirty: dict[str, dict[str, Any]] = {}  # write-behind checkpoints, newest per session
+        # Write-behind checkpoints: newest state per session, in order of last rotation.
+        self.dirty: dict[str, dict[str, Any]] = {}
+        self.checkpoint_batch = checkpoint_batch
+        self.checkpoint_every_ms = int(checkpoint_every_s * 1000)
+        self.max_dirty = max_dirty
         self._rotate = redis.register_script(_ROTATE)
         self._restore = redis.register_script(_RESTORE)
 
@@ -117,7 +130,8 @@ class SessionStore:
         token = tokens.first_token(tokens.new_session_id())
         max_ms = to_ms(now + timedelta(seconds=self.max_age_s))
         state = {"user": user_id, "cur": token.hash, "prev": "", "grace": 0, "retired": "",
-                 "exp": min(to_ms(now) + self.refresh_ttl_ms, max_ms), "max": max_ms, "gen": 0, "revoked": "0"}
+                 "exp": min(to_ms(now) + self.refresh_ttl_ms, max_ms), "max": max_ms, "gen": 0, "revoked": "0",
+                 "ck": to_ms(now)}
         await self.db.sessions.insert_one({"_id": token.session_id, "user_id": user_id, "created_at": now,
                                            "expires_at": from_ms(max_ms), "revoked_at": None, "refresh": state})
         await self._restore_hash(token.session_id, state)
@@ -132,24 +146,25 @@ class SessionStore:
         successor = token.successor(self.refresh_key)
         for _ in range(2):  # a second round only after restoring a session Redis had lost
             reply = await self._rotate(keys=[self._key(token.session_id)],
-                                       args=[token.hash, successor.hash, to_ms(self.clock.now()),
-                                             self.grace_ms, self.refresh_ttl_ms])
-            outcome, *rest = [r.decode() if isinstance(r, bytes) else str(r) for r in reply]
+                                       args=[token.hash, successor.hash, to_ms(self.clock.now()), self.grace_ms,
+                                             self.refresh_ttl_ms, self.checkpoint_every_ms, self.keys("user", "")])
+            outcome = reply[0].decode()
             if outcome != "missing":
                 break
             if not await self._restore_from_mongo(token.session_id):
                 return Refreshed("invalid")
         else:
             return Refreshed("invalid")
-        user_id = rest[0] if rest else None
+        user_id = reply[1].decode() if len(reply) > 1 and reply[1] else None
         if outcome == "rotated":
-            exp, retired, gen, grace = rest[1:5]
-            self.dirty[token.session_id] = {"user": user_id, "cur": successor.hash, "prev": token.hash,
-                                            "grace": int(grace), "retired": retired, "exp": int(exp),
-                                            "gen": int(gen)}
-            return Refreshed(outcome, user_id, successor)
-        if outcome == "grace":
-            return Refreshed(outcome, user_id, successor)  # the same successor the first caller got
+            exp, retired, gen, grace, due = (r.decode() for r in reply[2:7])
+            if due == "1":  # at most one checkpoint per session per interval (abusive refresh rates)
+                self._mark_dirty(token.session_id, {"user": user_id, "cur": successor.hash, "prev": token.hash,
+                                                    "grace": int(grace), "retired": retired, "exp": int(exp),
+                                                    "gen": int(gen)})
+            return Refreshed(outcome, user_id, successor, reply[7] or None)
+        if outcome == "grace":  # the same successor the first caller got
+            return Refreshed(outcome, user_id, successor, reply[2] or None)
         if outcome == "reuse" and user_id:
             await self.revoke(token.session_id, user_id, reason="refresh_reuse")
         return Refreshed(outcome, user_id)
@@ -158,7 +173,7 @@ class SessionStore:
         doc = await self.db.sessions.find_one({"_id": session_id}, {"_outbox": 0})
         if doc is None or doc.get("revoked_at") is not None or doc["expires_at"] <= self.clock.now():
             return False
-        state = {**doc["refresh"], "revoked": "0"}
+        state = {**doc["refresh"], "revoked": "0", "ck": to_ms(self.clock.now())}
         state["max"] = to_ms(doc["expires_at"])
         await self._restore_hash(session_id, state)
         return True
@@ -189,10 +204,18 @@ class SessionStore:
         return [d["_id"] for d in await docs.to_list()]
 
     # --- write-behind checkpoints -----------------------------------------------------------------
-    async def flush(self) -> int:
+    def _mark_dirty(self, session_id: str, state: dict[str, Any]) -> None:
+        self.dirty.pop(session_id, None)  # re-inserted last: the flush takes the oldest first
+        self.dirty[session_id] = state
+        if len(self.dirty) > self.max_dirty:  # bounded memory; such a session just misses a checkpoint
+            self.dirty.pop(next(iter(self.dirty)))
+
+    async def flush(self, limit: int | None = None) -> int:
         if not self.dirty:
             return 0
-        batch, self.dirty = self.dirty, {}
+        batch = {}
+        for sid in list(self.dirty)[:limit or len(self.dirty)]:
+            batch[sid] = self.dirty.pop(sid)
         ops = [UpdateOne({"_id": sid, "revoked_at": None, "refresh.gen": {"$lt": state["gen"]}},
                          {"$set": {"refresh": state}}) for sid, state in batch.items()]
         try:
@@ -209,14 +232,17 @@ class SessionStore:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
             try:
-                await self.flush()
+                # Rate-capped while running; everything on the way out (graceful shutdown).
+                await self.flush(None if stop.is_set() else self.checkpoint_batch)
             except Exception:
                 logger.warning("session checkpoint flush failed; retrying next round", exc_info=True)
 
 
 async def purge_expired_sessions(db: AsyncDatabase[Document], now: datetime, batch: int = 500) -> int:
-    """Sessions past their absolute expiry are dropped (no TTL indexes on the test server)."""
-    ids = [d["_id"] for d in await db.sessions.find({"expires_at": {"$lt": now}}, {"_id": 1}).limit(batch).to_list()]
+    """Drop sessions past their absolute expiry or idle past their refresh token's (sliding) expiry:
+    the test server has no TTL indexes, and the legacy front end signs in again at every page load."""
+    query = {"$or": [{"expires_at": {"$lt": now}}, {"refresh.exp": {"$lt": to_ms(now)}}]}
+    ids = [d["_id"] for d in await db.sessions.find(query, {"_id": 1}).limit(batch).to_list()]
     if not ids:
         return 0
     result = await db.sessions.delete_many({"_id": {"$in": ids}, "_outbox_pending": {"$ne": True}})

@@ -44,9 +44,11 @@ INDEXES = [
 
 class UserStore:
     def __init__(self, db: AsyncDatabase[Document], redis: Redis, keys: KeySpace, clock: Clock,
-                 nudge: OutboxNudge | None = None, admin_emails: frozenset[str] = frozenset()) -> None:
+                 nudge: OutboxNudge | None = None, admin_emails: frozenset[str] = frozenset(),
+                 bootstrap_needs_proof: bool = True) -> None:
         self.db = db
         self.admin_emails = admin_emails  # operator bootstrap: these e-mails register as Admin
+        self.bootstrap_needs_proof = bootstrap_needs_proof
         self.redis = redis
         self.keys = keys
         self.clock = clock
@@ -75,8 +77,9 @@ class UserStore:
         await self.redis.set(self.keys("user", user_id), orjson.dumps(entry), ex=CACHE_TTL_S)
         return entry
 
-    async def user_object(self, user_id: str) -> dict[str, Any]:
-        entry = await self.cached(user_id)
+    async def user_object(self, user_id: str, cached: bytes | None = None) -> dict[str, Any]:
+        """The legacy User object; `cached` is the raw cache entry when the caller already has it."""
+        entry = orjson.loads(cached) if cached else await self.cached(user_id)
         if entry is None:
             raise NotFound("User not found")
         return user_object(entry["p"], entry["e"], to_ms(self.clock.now()))
@@ -111,13 +114,20 @@ class UserStore:
             assert existing is not None
             return existing, False
 
-    async def ensure_document(self, user_id: str, email: str, username: str, avatar: str) -> tuple[Document, bool]:
-        """The user document, created with its `user.registered` event if missing (exactly once)."""
+    async def ensure_document(self, user_id: str, email: str, username: str, avatar: str, *,
+                              email_verified: bool) -> tuple[Document, bool]:
+        """The user document, created with its `user.registered` event if missing (exactly once).
+
+        With `bootstrap_needs_proof` (production), the operator's bootstrap admins get the Admin role
+        only when the mailbox was proven (a provider sign-in): whoever registers such an address
+        first with a password must not become an admin. Dev and test seed their admin by password.
+        """
         doc = await self.db.users.find_one({"_id": user_id}, {"_outbox": 0})
         if doc is not None:
             return doc, False
         now = self.clock.now()
-        role = "Admin" if email in self.admin_emails else "User"
+        proven = email_verified or not self.bootstrap_needs_proof
+        role = "Admin" if proven and email in self.admin_emails else "User"
         doc = new_user_document(user_id, email, username, avatar, now, role)
         event = new_event(UserRegistered(user_id=user_id, email=email, username=doc["username"], avatar=avatar,
                                          role=role, created_at=now), key=user_id, sequence=1, producer=PRODUCER)

@@ -72,7 +72,8 @@ async def sign_in_with_identity(ctx: Ctx, body: SignInBody | None, token: str, m
         raise Forbidden("Email does not match the identity token")
     await ctx.limit(("login-account", identity.email, ctx.settings.limit_login_per_account))
     user_id, _ = await ctx.users.claim_email(identity.email)
-    doc, created = await ctx.users.ensure_document(user_id, identity.email, identity.name, identity.avatar)
+    doc, created = await ctx.users.ensure_document(user_id, identity.email, identity.name, identity.avatar,
+                                                   email_verified=True)
     if not created:
         changes = {f: v for f, v in (("username", identity.name), ("avatar", identity.avatar))
                    if v and v != doc.get(f)}
@@ -95,7 +96,8 @@ async def sign_in_with_password(ctx: Ctx, email_raw: str, password: str) -> Resp
         raise Unauthorized("Invalid email or password")
     if needs_rehash(stored):
         await ctx.users.replace_hash(user_id, await hash_password(password))
-    await ctx.users.ensure_document(user_id, email, "", "")  # completes a register interrupted mid-way
+    # Completes a registration interrupted between its two writes.
+    await ctx.users.ensure_document(user_id, email, "", "", email_verified=False)
     return await ctx.signed_in(user_id, "Login successful")
 
 
@@ -131,7 +133,7 @@ async def register(ctx: Ctx, request: Request, body: RegisterBody) -> Response:
     # Unverified until a provider sign-in proves the mailbox (then this password is dropped).
     await ctx.users.set_password(user_id, password_hash, email_verified=False)
     await ctx.users.ensure_document(user_id, email, clean_profile_text(body.username, MAX_NAME),
-                                    clean_profile_text(body.avatar, MAX_AVATAR))
+                                    clean_profile_text(body.avatar, MAX_AVATAR), email_verified=False)
     return await ctx.signed_in(user_id, "Registration successful")
 
 
@@ -153,7 +155,7 @@ async def refresh_token(ctx: Ctx, request: Request) -> Response:
             "expired": "Refresh token has expired",
         }.get(result.outcome, "Invalid refresh token"))
     try:
-        user = await ctx.users.user_object(result.user_id)
+        user = await ctx.users.user_object(result.user_id, result.cached_user)
     except NotFound:
         raise Unauthorized("Invalid refresh token") from None
     return json_response(user, headers=ctx.token_headers(user, result.token))
