@@ -37,8 +37,8 @@ DURATION_S = int(os.environ.get("BENCH_DURATION_S", "10"))
 INGEST_EVENTS = 20_000  # distinct events, more than wrk can send in DURATION_S
 # Purchases spread over this many learners (each buys repeatedly: stacked grants). The relay finds
 # pending events by a field FerretDB cannot index, so it scans the entitlements: keep it realistic.
-INGEST_USERS = 1_000
-LATENCY_EVENTS, LATENCY_RATE = 300, 25  # events, per second
+INGEST_USERS = 500
+LATENCY_EVENTS, LATENCY_RATE = 200, 10  # events, per second
 TARGET_RPS, TARGET_INGEST_P99_MS, TARGET_LATENCY_P99_MS = 500, 100, 500
 
 

@@ -1,8 +1,9 @@
 """Stripe webhook events: stored once by the API, fulfilled here by the consumer.
 
-Ingestion (API): a verified, allow-listed event is inserted once into `stripe_inbox` under its
-Stripe event id, with the wake-up event `billing.stripe_event_received` in the same document's
-outbox. Ten deliveries of one event, concurrent or not, leave one inbox document.
+Ingestion (API): a verified, allow-listed event is read into a fact (`domain.stripe_facts`) and
+inserted once into `stripe_inbox` under its Stripe event id, with the wake-up event
+`billing.stripe_event_received` carrying the fact in the same document's outbox. Ten deliveries
+of one event, concurrent or not, leave one inbox document.
 
 Fulfilment (consumer): the inbox document is the work item. Every grant is keyed by a
 deterministic operation id (checkout session, invoice, charge) that the entitlement store applies
@@ -11,7 +12,7 @@ event is recorded in `stripe_events` (insert-only) and its inbox document delete
 anywhere replays harmlessly.
 
 Who and what: the user id and plan come from the metadata our own server put on the Checkout
-Session, its PaymentIntent and its Subscription (a client never sets them; the event is signed),
+Session and its Subscription (a client never sets them; the event is signed),
 and the number of days from the server's plan catalogue (W9). Nothing on this path reads a
 collection that grows without bound (see `adapters.collections`).
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -40,29 +40,29 @@ from ds_billing.domain.entitlement import Account, SubscriptionUpdate
 from ds_billing.domain.stripe_facts import CheckoutFact, Fact, InvoiceFact, RefundFact, SubscriptionFact
 from ds_billing.settings import PlanOffer
 
-logger = logging.getLogger("ds.billing.fulfilment")
-
 
 class RetryLater(Exception):
     """The event refers to something not known yet (events out of order); the consumer retries."""
 
 
 class Inbox:
-    """The API side: store a verified Stripe event once."""
+    """The API side: store a verified Stripe event once, as the fact billing needs from it."""
 
     def __init__(self, db: AsyncDatabase[Document], nudge: OutboxNudge, clock: Clock) -> None:
         self.inbox = db[STRIPE_INBOX]
         self.nudge = nudge
         self.clock = clock
 
-    async def accept(self, event: VerifiedEvent) -> bool:
+    async def accept(self, event: VerifiedEvent, fact: Fact) -> bool:
         """True if the event was not waiting already; False for a repeat delivery of a waiting one.
 
-        A repeat of an event fulfilled long ago is stored again and found to change nothing."""
-        wake = new_event(StripeEventReceived(stripe_event_id=event.id, stripe_type=event.type, created=event.created),
+        A repeat of an event fulfilled long ago is stored again and found to change nothing. The
+        document stays small (the fact rides in the wake-up event, which the relay then removes),
+        so the relay's and the consumer's passes over the inbox stay cheap even with a backlog."""
+        wake = new_event(StripeEventReceived(stripe_event_id=event.id, stripe_type=event.type, created=event.created,
+                                             fact=stripe_facts.to_data(fact)),
                          key=stripe_facts.routing_key(event.object), sequence=1, producer="billing")
-        doc = {"_id": event.id, "type": event.type, "created": event.created, "livemode": event.livemode,
-               "object": event.object, "received_at": self.clock.now()}
+        doc = {"_id": event.id, "type": event.type, "created": event.created, "received_at": self.clock.now()}
         try:
             await self.inbox.insert_one(document_with_events(doc, wake))
         except DuplicateKeyError:
@@ -86,18 +86,18 @@ class Fulfilment:
 
     async def handle(self, envelope: Envelope) -> None:
         data = StripeEventReceived.model_validate(envelope.data)
-        stored = await self.inbox.find_one({"_id": data.stripe_event_id}, {"_outbox": 0})
+        stored = await self.inbox.find_one({"_id": data.stripe_event_id}, {"received_at": 1})
         if stored is None:
             return  # already fulfilled (the relay may publish twice), or another deployment's event
         try:
-            fact = stripe_facts.read(stored["type"], stored["created"], stored["object"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise PoisonMessage(f"unreadable Stripe event {data.stripe_event_id}: {exc}") from exc
-        outcome = await self._apply(fact, data.stripe_event_id, stored["created"], envelope)
+            fact = stripe_facts.from_data(data.fact or {})
+        except (KeyError, ValueError) as exc:
+            raise PoisonMessage(f"unreadable fact in {data.stripe_event_id}: {exc}") from exc
+        outcome = await self._apply(fact, data.stripe_event_id, data.created, envelope)
         with contextlib.suppress(DuplicateKeyError):  # a repeat delivery: the first record stays
-            await self.archive.insert_one({"_id": data.stripe_event_id, "type": stored["type"],
-                                           "created": stored["created"], "received_at": stored["received_at"],
-                                           "processed_at": self.clock.now(), "outcome": outcome})
+            await self.archive.insert_one({"_id": data.stripe_event_id, "type": data.stripe_type,
+                                           "created": data.created, "received_at": stored["received_at"],
+                                           "processed_at": self.clock.now(), "fact": data.fact, "outcome": outcome})
         await self.inbox.delete_one({"_id": data.stripe_event_id})
 
     async def _apply(self, fact: Fact, event_id: str, created: datetime, cause: Envelope) -> str:

@@ -163,6 +163,10 @@ def test_stripe_objects_in_old_and_new_api_shapes() -> None:
     fact = stripe_facts.read("checkout.session.completed", created, session)
     assert not fact.paid and fact.plan is None  # unknown plan names are dropped, never trusted
     assert stripe_facts.read("checkout.session.async_payment_succeeded", created, session).paid
+    for each in (fact, deleted, stripe_facts.read("invoice.paid", created, new_invoice),
+                 stripe_facts.read("charge.refunded", created, {"id": "ch_1", "payment_intent": "pi_1", "amount": 5,
+                                                                "amount_refunded": 5})):
+        assert stripe_facts.from_data(stripe_facts.to_data(each)) == each  # the wake-up event's payload
 
 
 def test_code_tags_are_hmacs_under_the_server_key() -> None:

@@ -205,6 +205,9 @@ async def test_forged_stale_or_unsigned_webhooks_are_refused(billing: Billing) -
     assert (await billing.client.post("/payment/webhook", content=tampered, headers=signed(body))).status_code == 400
     garbage = "not json"
     assert (await billing.client.post("/payment/webhook", content=garbage, headers=signed(garbage))).status_code == 400
+    unreadable = stripe_event("charge.refunded", {"object": "charge"})  # signed, allowed, but no id
+    dropped = await billing.client.post("/payment/webhook", content=unreadable, headers=signed(unreadable))
+    assert dropped.status_code == 200 and dropped.json() == {"success": True, "ignored": True}
     other = stripe_event("customer.created", {"id": "cus_1", "object": "customer"})
     ignored = await billing.client.post("/payment/webhook", content=other, headers=signed(other))
     assert ignored.status_code == 200 and ignored.json() == {"success": True, "ignored": True}

@@ -8,7 +8,7 @@ consumer needs only the newest one (by `sequence`) to be right.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -93,13 +93,14 @@ class PaymentCompleted(EventData):
 class StripeEventReceived(EventData):
     """Internal to billing: a verified Stripe webhook event was stored once and awaits fulfilment.
 
-    The Stripe object stays in billing's store (keyed by `stripe_event_id`); this event only wakes
-    billing's consumer, so no payment details travel on Kafka.
+    `fact` is what billing read from the Stripe object (ids, user id, plan, amounts, periods);
+    the raw object, with the customer's personal details, never travels on Kafka.
     """
 
     stripe_event_id: str
     stripe_type: str
     created: datetime
+    fact: dict[str, Any] | None = None
 
 
 # --- catalog ------------------------------------------------------------------------------------

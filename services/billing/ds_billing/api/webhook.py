@@ -7,6 +7,7 @@ so Stripe stops resending them.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from ds_common.errors import BadRequest, PayloadTooLarge
@@ -14,8 +15,10 @@ from fastapi import APIRouter, Depends, Request
 
 from ds_billing.adapters.provider import InvalidWebhook
 from ds_billing.api.context import Context, ctx
+from ds_billing.domain import stripe_facts
 from ds_billing.domain.stripe_facts import ALLOWED_TYPES
 
+logger = logging.getLogger("ds.billing.webhook")
 router = APIRouter(prefix="/payment")
 MAX_BODY = 256 * 1024  # Stripe events are a few KB
 
@@ -33,5 +36,11 @@ async def webhook(request: Request, c: Annotated[Context, Depends(ctx)]) -> dict
         raise BadRequest(str(exc)) from None
     if event.type not in ALLOWED_TYPES:
         return {"success": True, "ignored": True}
-    is_new = await c.inbox.accept(event)
+    try:
+        fact = stripe_facts.read(event.type, event.created, event.object)
+    except (KeyError, TypeError, ValueError):
+        # Signed by Stripe but not something we can act on: resending it would not help.
+        logger.warning("unreadable Stripe %s event %s acknowledged and dropped", event.type, event.id)
+        return {"success": True, "ignored": True}
+    is_new = await c.inbox.accept(event, fact)
     return {"success": True, "duplicate": not is_new}

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from ds_common.events.contracts import PlanName
+from pydantic import TypeAdapter
 
 from ds_billing.domain.entitlement import SubscriptionUpdate
 from ds_billing.domain.plans import PAID_PLANS
@@ -98,6 +99,20 @@ class RefundFact:
 
 
 Fact = CheckoutFact | InvoiceFact | SubscriptionFact | RefundFact
+_KINDS: dict[str, type[Any]] = {"checkout": CheckoutFact, "invoice": InvoiceFact, "subscription": SubscriptionFact,
+                                "refund": RefundFact}
+
+
+def to_data(fact: Fact) -> dict[str, Any]:
+    """A fact as JSON-ready data (what travels in billing's wake-up event; no Stripe PII)."""
+    kind = next(k for k, cls in _KINDS.items() if isinstance(fact, cls))
+    return {"kind": kind, **TypeAdapter(type(fact)).dump_python(fact, mode="json")}
+
+
+def from_data(data: Mapping[str, Any]) -> Fact:
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    fact: Fact = TypeAdapter(_KINDS[str(data["kind"])]).validate_python(fields)
+    return fact
 
 
 def read(stripe_type: str, created: datetime, obj: Obj) -> Fact:
