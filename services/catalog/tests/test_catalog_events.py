@@ -9,8 +9,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
-from catalog_helpers import eventually, make_channel, srt_text, upload, upload_videos, video_item
-from catalog_kafka import TopicTail
+from catalog_helpers import TopicTail, eventually, make_channel, srt_text, upload, upload_videos, video_item
 from ds_catalog.adapters.submissions_repo import SubmissionsRepo
 from ds_catalog.main import consumer_app, relay_app
 from ds_catalog.settings import Settings

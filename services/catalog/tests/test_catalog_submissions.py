@@ -117,8 +117,9 @@ async def test_video_error_reports(client: httpx.AsyncClient, issuer: TestIssuer
     updated = next(x for x in (await client.get("/user/video-error-reports", headers=alice)).json()
                    if x["id"] == report_id)
     assert (updated["status"], updated["adminResponse"]) == ("resolved", "Fixed") and updated["resolvedAt"]
-    r = await client.put(path, json={"status": "done"}, headers=admin)
-    assert r.status_code == 400
+    for bad in ({"status": "done"}, {"status": "resolved", "userEmail": "x@example.com"}):
+        r = await client.put(path, json=bad, headers=admin)
+        assert r.status_code == 400 and set(r.json()) == {"error"}
     r = await client.put(f"/user/video-error-reports/{uuid.uuid4()}", json={"status": "rejected"}, headers=admin)
     assert r.status_code == 404 and r.json() == {"error": "Video error report not found"}
 

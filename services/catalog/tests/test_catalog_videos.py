@@ -143,6 +143,7 @@ async def test_video_list_filters_and_never_carries_transcripts(
 
     assert (await client.get(f"/service/video-list/{channel_id}")).status_code == 401
     assert (await client.get(f"/service/video-list/{new_channel_id()}", headers=admin)).status_code == 404
+    assert (await client.get("/service/video-list/bad:id", headers=admin)).status_code == 404
     assert (await client.get(f"/service/video-list/{channel_id}", params={"visibility": "x"},
                              headers=admin)).status_code == 400
     await client.put(f"/service/channel/{channel_id}", json={"visibility": "private"}, headers=admin)

@@ -7,11 +7,14 @@ random-video pool are built from Mongo once and then served as bytes. Each entry
 compares the version it finds in Redis with the one its bytes were built at. One Redis GET per
 request keeps every worker consistent right after a write. The version is read *before* the
 build, so bytes built from data older than a concurrent write carry the older version and are
-rebuilt on the next read. If Redis is unreachable the reads go to Mongo directly.
+rebuilt on the next read. Concurrent misses of one entry share a single build, so a burst of
+requests right after a write costs one Mongo query per worker, not one per request. If Redis is
+unreachable the reads go to Mongo directly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -37,6 +40,7 @@ class ReadCache:
         self.keys = keys
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
+        self._building: dict[tuple[str, bytes], asyncio.Future[Any]] = {}
 
     def _version_key(self, scope: str) -> str:
         return self.keys("cache", "version", scope)
@@ -52,7 +56,23 @@ class ReadCache:
         entry = self._entries.get(entry_key)
         if entry is not None and entry[0] == version:
             return entry[1]
-        value = await build()
+        pending = self._building.get((entry_key, version))
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._building[(entry_key, version)] = future
+        try:
+            value = await build()
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        except BaseException:  # cancelled: the waiters retry on their own
+            future.cancel()
+            raise
+        finally:
+            del self._building[(entry_key, version)]
+        future.set_result(value)
         self._entries[entry_key] = (version, value)
         self._entries.move_to_end(entry_key)
         while len(self._entries) > self.max_entries:

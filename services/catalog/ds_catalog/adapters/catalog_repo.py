@@ -1,7 +1,7 @@
 """Channels and videos in Mongo, designed for `_id` lookups (FerretDB scans everything else).
 
 - `channels`: `_id` = channel id; `videos` holds the channel's video ids in upload order, so a
-  channel's list is one `_id` lookup plus one `_id` `$in` over its videos.
+  channel's list is one `_id` lookup plus one `_id` lookup per video.
 - `videos`: `_id` = "{channel}:{video}". A video is the aggregate whose events (`video.*`) sit in
   its outbox, written in the same single-document write as the change. A deleted video stays as a
   tombstone (`removed: true`) until its `video.removed` event is relayed, and is revived in place
@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -95,10 +96,12 @@ class CatalogRepo:
         """The live videos among `video_ids`, in that order."""
         if not video_ids:
             return []
-        keys = [video_key(channel_id, v) for v in video_ids]
-        found = await self.videos.find({"_id": {"$in": keys}}, {"_outbox": 0}).to_list()
-        by_key = {d["_id"]: d for d in found if not d.get("removed")}
-        return [by_key[k] for k in keys if k in by_key]
+        # Concurrent pure `_id` reads rather than one `$in`: FerretDB evaluates only `{_id: x}` in
+        # SQLite and decodes every document of the collection for anything else (about 2.5x slower
+        # here with 2,000 videos); MongoDB serves both from the `_id` index.
+        found = await asyncio.gather(*(self.videos.find_one({"_id": video_key(channel_id, v)}, {"_outbox": 0})
+                                       for v in video_ids))
+        return [d for d in found if d is not None and not d.get("removed")]
 
     async def live_videos(self, limit: int) -> list[Document]:
         """Every live video's counting fields (admin analytics: bounded)."""

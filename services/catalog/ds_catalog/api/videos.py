@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from ds_catalog.adapters.cache import CHANNELS, POOL, videos_scope
 from ds_catalog.api.deps import CatalogCtx, Ctx, catalog_event, json_bytes, json_response
 from ds_catalog.api.views import video_item
-from ds_catalog.domain.values import LanguageFilter, NonEmptyText, VideoVisibility, VisibilityFilter, video_key
+from ds_catalog.domain.values import ID_RE, LanguageFilter, NonEmptyText, VideoVisibility, VisibilityFilter, video_key
 from ds_catalog.domain.youtube import video_id_from_link
 
 router = APIRouter(tags=["videos"])
@@ -41,6 +41,8 @@ class BatchVisibility(BaseModel):
 async def list_videos(channel_id: str, ctx: CatalogCtx, user: CurrentUser, visibility: VisibilityFilter = "all",
                       language: LanguageFilter = "all") -> Response:
     """`{channel_id, videos}` without transcripts. Learners only see public videos of public channels."""
+    if not ID_RE.match(channel_id):  # never a cache key for a malformed id
+        raise NotFound("Channel not found")
     viewer = "admin" if user.is_admin else "learner"
     if not user.is_admin:
         if visibility not in ("all", "public"):
