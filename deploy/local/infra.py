@@ -153,6 +153,12 @@ class Server:
             time.sleep(0.1)
         else:
             os.killpg(pid, signal.SIGKILL)
+        # An exiting process can hold its port a moment after /proc says it is gone; a restart
+        # right away would then fail to bind.
+        for _ in range(100):
+            if not port_open(self.port):
+                break
+            time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
         log(f"{self.name}: stopped (pid {pid})")
 
