@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -99,7 +100,9 @@ def service_process(module: str, role: str, port: int, env: Mapping[str, str], *
     if workers > 1 and not argv:
         args += ["--workers", str(workers)]
     log = tempfile.NamedTemporaryFile(prefix=f"{module}-{role}-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    # Its own process group, so a multi-worker API's workers stop with it.
+    proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + ready_timeout_s
@@ -114,11 +117,13 @@ def service_process(module: str, role: str, port: int, env: Mapping[str, str], *
             time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         log.close()
 
 
