@@ -154,9 +154,6 @@ class EntitlementStore:
             copied += 1
         return copied
 
-    async def history(self, user_id: str, limit: int = 50) -> list[Document]:
-        return await self.payments.find({"user_id": user_id}).sort("at", -1).limit(limit).to_list()
-
 
 def _ledger_entry(user_id: str, version: int, now: datetime, op: str, change: Change, source: Source,
                   actor: str, reason: str, before: Entitlement, after: Entitlement) -> dict[str, Any]:
