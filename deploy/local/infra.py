@@ -173,11 +173,15 @@ def cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
+def require_go() -> None:
+    if not shutil.which("go"):
+        sys.exit("[infra] Go >= 1.24 is required to build FerretDB and stripe-mock")
+
+
 def go_build(binary: Path, build: list[str], cwd: Path | None = None) -> None:
     if binary.exists():
         return
-    if not shutil.which("go"):
-        sys.exit("[infra] Go >= 1.24 is required to build FerretDB and stripe-mock")
+    require_go()
     binary.parent.mkdir(parents=True, exist_ok=True)
     log(f"building {binary.name} (first run only; cached afterwards)")
     run(build, cwd=cwd, env={**os.environ, "CGO_ENABLED": "0"})
@@ -259,14 +263,39 @@ class Kafka(Server):
 class FerretDB(Server):
     def __init__(self, port: int, state: Path) -> None:
         super().__init__("mongo", port, state)
-        # The wrapper's own sources are part of the name, so a change to them rebuilds it.
-        sources = [*sorted((HERE / "ferretdb").glob("*.go")), HERE / "ferretdb" / "go.sum"]
-        digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:10]
+        # The wrapper's own sources and patches are part of the name, so a change to them rebuilds it.
+        self.sources = HERE / "ferretdb"
+        files = [*sorted(self.sources.glob("*.go")), self.sources / "go.sum", self.sources / "patches.json"]
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:10]
         self.binary = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}-{digest}"
 
     def install(self) -> None:
-        go_build(self.binary, ["go", "build", "-trimpath", "-o", str(self.binary), "."],
-                 cwd=HERE / "ferretdb")
+        if self.binary.exists():
+            return
+        require_go()
+        modfile = self.patched_module(self.binary.with_name(self.binary.name + "-src"))
+        go_build(self.binary, ["go", "build", "-trimpath", f"-modfile={modfile}", "-o", str(self.binary), "."],
+                 cwd=self.sources)
+
+    def patched_module(self, folder: Path) -> Path:
+        """Copy FerretDB's module, apply ferretdb/patches.json, and return a go.mod that uses the copy."""
+        spec = json.loads((self.sources / "patches.json").read_text())
+        run(["go", "mod", "download", spec["module"]], cwd=self.sources)
+        module_dir = subprocess.run(["go", "list", "-m", "-f", "{{.Dir}}", spec["module"]], cwd=self.sources,
+                                    check=True, capture_output=True, text=True).stdout.strip()
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(module_dir, folder / "module", copy_function=shutil.copyfile)  # the cache is read-only
+        for i, edit in enumerate(spec["edits"]):
+            target = folder / "module" / edit["file"]
+            text = target.read_text()
+            if text.count(edit["old"]) != edit["count"]:
+                sys.exit(f"[infra] FerretDB patch {i} no longer applies to {edit['file']}")
+            target.write_text(text.replace(edit["old"], edit["new"]))
+        modfile = folder / "go.mod"
+        modfile.write_text((self.sources / "go.mod").read_text()
+                           + f"\nreplace {spec['module']} => {folder / 'module'}\n")
+        shutil.copyfile(self.sources / "go.sum", folder / "go.sum")
+        return modfile
 
     def prepare(self) -> None:
         (self.state / "ferretdb-data").mkdir(parents=True, exist_ok=True)
