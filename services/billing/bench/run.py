@@ -95,6 +95,7 @@ async def measure_latency(base: str, bootstrap: str) -> dict[str, float]:
     await consumer.start()
     accepted: dict[str, float] = {}
     seen: dict[str, float] = {}
+    produced: dict[str, float] = {}  # the relay's produce time (record timestamp), for diagnosis
     try:
         await consumer._client.force_metadata_update()
         partitions = [TopicPartition("plan.changed", p) for p in consumer.partitions_for_topic("plan.changed") or ()]
@@ -110,6 +111,7 @@ async def measure_latency(base: str, bootstrap: str) -> dict[str, float]:
                         key = (record.key or b"").decode()
                         if key in accepted and key not in seen:
                             seen[key] = time.time()
+                            produced[key] = record.timestamp / 1000
 
         reader = asyncio.create_task(read())
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
@@ -125,7 +127,10 @@ async def measure_latency(base: str, bootstrap: str) -> dict[str, float]:
     finally:
         await consumer.stop()
     latencies = sorted((seen[u] - accepted[u]) * 1000 for u in accepted)
+    to_kafka = sorted((produced[u] - accepted[u]) * 1000 for u in accepted)
     return {"events": len(latencies), "rate_per_s": LATENCY_RATE,
+            "produced_p50_ms": round(statistics.median(to_kafka), 1),
+            "produced_p99_ms": round(to_kafka[int(len(to_kafka) * 0.99) - 1], 1),
             "p50_ms": round(statistics.median(latencies), 1),
             "p90_ms": round(latencies[int(len(latencies) * 0.9) - 1], 1),
             "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1), "max_ms": round(latencies[-1], 1)}

@@ -67,7 +67,7 @@ class Inbox:
             await self.inbox.insert_one(document_with_events(doc, wake))
         except DuplicateKeyError:
             return False
-        await self.nudge.nudge()
+        await self.nudge.nudge(STRIPE_INBOX, event.id)
         return True
 
 

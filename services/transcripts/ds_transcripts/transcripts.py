@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from ds_transcripts.adapters.cache import TranscriptCache, render
 from ds_transcripts.adapters.fetcher import Fetcher
 from ds_transcripts.adapters.singleflight import SingleFlight
-from ds_transcripts.adapters.store import Change, TranscriptStore
+from ds_transcripts.adapters.store import TRANSCRIPTS, Change, TranscriptStore
 from ds_transcripts.domain.fetching import Blocked, Fetched, FetchFailed
 
 logger = logging.getLogger("ds.transcripts")
@@ -173,5 +173,5 @@ class Transcripts:
         """Wake the relay and refresh the cache after a write."""
         if doc is None:
             return
-        await self.nudge.nudge()
+        await self.nudge.nudge(TRANSCRIPTS, doc["_id"])
         await self.cache.put(doc)

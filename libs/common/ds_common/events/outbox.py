@@ -4,17 +4,24 @@ Writers add events to the aggregate document they change (`with_events` for an u
 `document_with_events` for an insert): the events sit in `_outbox` and `_outbox_pending` is set.
 The relay publishes pending events with acks=all, then removes exactly those events. A crash
 anywhere loses nothing and at worst publishes an event twice; consumers are idempotent.
+
+Finding pending documents: a writer's nudge names the document it wrote, so the relay reads just
+that one by `_id`; a full scan for `_outbox_pending` runs at start, every `full_scan_interval`,
+for a nudge that names no document, and whenever Redis fails. The scan is the safety net (a lost
+nudge, a relay that died holding addresses); addressed nudges keep latency flat however large the
+collections grow (FerretDB cannot use the `_outbox_pending` index and reads every document).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import Counter, Gauge
 from pymongo.asynchronous.database import AsyncDatabase
@@ -58,20 +65,24 @@ def strip_outbox(document: Document) -> Document:
 
 
 class OutboxNudge:
-    """Wakes the relay as soon as a writer has stored events, so it need not poll fast.
+    """Wakes the relay as soon as a writer has stored events, and tells it where they are.
 
-    A writer calls `nudge()` after its write; the relay waits in `wait()`. The signal is a
-    one-element Redis list, so a nudge given while the relay is busy is not lost. If Redis is
-    down the relay still polls at its idle interval: the nudge only lowers latency.
+    A writer calls `nudge(collection, doc_id)` after its write (without a document id: "scan this
+    collection"). The address goes into a Redis set, the wake-up into a one-element list the relay
+    blocks on, so a nudge given while the relay is busy is not lost. If Redis is down the relay
+    still scans at its idle interval: the nudge only lowers latency.
     """
 
     def __init__(self, redis: Redis, service: str) -> None:
         self.redis = redis
         self.key = f"{service}:outbox:nudge"
+        self.addresses_key = f"{service}:outbox:pending"
 
-    async def nudge(self) -> None:
+    async def nudge(self, collection: str, *doc_ids: str | int) -> None:
+        addresses = [json.dumps([collection, d]) for d in doc_ids] or [json.dumps([collection])]
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.sadd(self.addresses_key, *addresses)
                 pipe.lpush(self.key, "1")
                 pipe.ltrim(self.key, 0, 0)
                 await pipe.execute()
@@ -81,12 +92,25 @@ class OutboxNudge:
     async def wait(self, timeout: float) -> None:
         await self.redis.blpop([self.key], timeout=max(timeout, 0.01))
 
+    async def take(self, count: int) -> dict[str, set[str | int] | None]:
+        """Pop up to `count` addresses: collection → document ids, or None for "scan it"."""
+        taken: dict[str, set[str | int] | None] = {}
+        popped = cast("list[str | bytes] | None", await self.redis.spop(self.addresses_key, count))
+        for raw in popped or ():
+            collection, *doc_id = json.loads(raw)
+            ids = taken.setdefault(collection, set())
+            if ids is not None and doc_id:
+                ids.add(doc_id[0])
+            else:
+                taken[collection] = None
+        return taken
+
 
 class OutboxRelay:
     def __init__(self, db: AsyncDatabase[Document], collections: Iterable[str],
                  publisher: EventPublisher, *, service: str, batch_size: int = 200,
                  idle_interval: float = 0.05, max_backoff: float = 5.0,
-                 nudge: OutboxNudge | None = None) -> None:
+                 nudge: OutboxNudge | None = None, full_scan_interval: float = 30.0) -> None:
         self.db = db
         self.collections = list(collections)
         self.publisher = publisher
@@ -96,18 +120,34 @@ class OutboxRelay:
         self.idle_interval = idle_interval if nudge is None else max(idle_interval, 1.0)
         self.max_backoff = max_backoff
         self.nudge = nudge
+        self.full_scan_interval = full_scan_interval
+        self._last_full_scan = -float("inf")
 
     async def publish_pending(self) -> int:
-        """One round over every collection; returns how many events were published."""
+        """One round; returns how many events were published. Reads the nudged documents by `_id`,
+        and scans the collections when due (see the module docstring)."""
+        targets: dict[str, set[str | int] | None] = {}
+        if self.nudge is not None:
+            try:
+                targets = await self.nudge.take(self.batch_size)
+            except RedisError:
+                logger.warning("outbox addresses unavailable; scanning", exc_info=True)
+                targets = dict.fromkeys(self.collections)
+        if self.nudge is None or time.monotonic() - self._last_full_scan >= self.full_scan_interval:
+            targets = dict.fromkeys(self.collections)
+            self._last_full_scan = time.monotonic()
         total = 0
         oldest: datetime | None = None
         for name in self.collections:
-            collection = self.db[name]
-            docs = await collection.find({PENDING: True}, {OUTBOX: 1}).limit(self.batch_size).to_list()
+            if name not in targets:
+                continue
+            docs = await self._pending(name, targets[name])
             stored = [(doc, list(doc.get(OUTBOX) or [])) for doc in docs]
-            events = [Envelope.model_validate(e) for _, outbox in stored for e in outbox]
-            for event in events:
-                oldest = min(oldest, event.occurred_at) if oldest else event.occurred_at
+            batches = [[Envelope.model_validate(e) for e in outbox] for _, outbox in stored if outbox]
+            batches.sort(key=lambda batch: batch[0].occurred_at)  # write order; each document's own order kept
+            events = [event for batch in batches for event in batch]
+            if batches:
+                oldest = min(oldest or batches[0][0].occurred_at, batches[0][0].occurred_at)
             await self.publisher.publish(events)
             for doc, outbox in stored:
                 await self._mark_published(name, doc["_id"], outbox)
@@ -117,6 +157,17 @@ class OutboxRelay:
             (datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
         PUBLISHED.labels(self.service).inc(total)
         return total
+
+    async def _pending(self, name: str, ids: set[str | int] | None) -> list[Document]:
+        collection = self.db[name]
+        if ids is None:
+            docs = await collection.find({PENDING: True}, {OUTBOX: 1}).limit(self.batch_size).to_list()
+            if len(docs) == self.batch_size:
+                self._last_full_scan = -float("inf")  # more to do: scan again next round
+            return docs
+        # One read per `_id`: an index hit on every store (FerretDB scans for `$in`).
+        found = await asyncio.gather(*(collection.find_one({"_id": i, PENDING: True}, {OUTBOX: 1}) for i in ids))
+        return [doc for doc in found if doc is not None]
 
     async def _mark_published(self, collection: str, doc_id: Any, published: Sequence[Document]) -> None:
         coll = self.db[collection]
@@ -139,6 +190,7 @@ class OutboxRelay:
                 raise
             except Exception:
                 FAILURES.labels(self.service).inc()
+                self._last_full_scan = -float("inf")  # the addresses taken this round are gone: scan
                 logger.warning("relay round failed; retrying in %.1fs", backoff, exc_info=True)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, self.max_backoff)

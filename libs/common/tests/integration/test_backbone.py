@@ -266,12 +266,34 @@ async def test_a_nudged_relay_publishes_without_waiting_for_its_poll(
         e = event(topic, "k", 1)
         started = time.monotonic()
         await mongo_db.items.insert_one(document_with_events({"_id": "k"}, e))
-        await nudge.nudge()
+        await nudge.nudge("items", "k")
         await wait_outbox_empty(mongo_db, timeout=5)
         latency = time.monotonic() - started
     await publisher.close()
     assert latency < 2.0, latency
     assert [r.id for r in await read_topic(endpoints.kafka_bootstrap, topic, expected=1)] == [e.id]
+
+
+async def test_events_whose_nudge_was_lost_are_found_by_the_periodic_scan(
+        mongo_db: AsyncDatabase, endpoints: Endpoints, redis) -> None:
+    from ds_common.events.outbox import OutboxNudge
+
+    topic = unique("test.lostnudge")
+    await ensure_topics(endpoints.kafka_bootstrap, [topic], partitions=1)
+    nudge = OutboxNudge(redis, unique("svc"))
+    publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="test-lost-nudge")
+    relay = OutboxRelay(mongo_db, ["items"], publisher, service="test", nudge=nudge, full_scan_interval=1.0)
+    async with running(relay.run):
+        await asyncio.sleep(0.5)  # past the start-up scan
+        lost = event(topic, "lost", 1)
+        await mongo_db.items.insert_one(document_with_events({"_id": "lost"}, lost))  # writer died before nudging
+        addressed = event(topic, "addressed", 1)
+        await mongo_db.items.insert_one(document_with_events({"_id": "addressed"}, addressed))
+        await nudge.nudge("items", "addressed")
+        await wait_outbox_empty(mongo_db, timeout=10)
+    await publisher.close()
+    received = await read_topic(endpoints.kafka_bootstrap, topic, expected=2)
+    assert {r.id for r in received} == {lost.id, addressed.id}
 
 
 async def test_relay_retries_a_failed_round_and_then_publishes(mongo_db: AsyncDatabase) -> None:

@@ -195,7 +195,7 @@ class SessionStore:
         await self.revocations.revoke(session_id, until=until)
         self.dirty.pop(session_id, None)
         if result.modified_count:
-            await self.nudge.nudge()
+            await self.nudge.nudge("sessions", session_id)
         return bool(result.modified_count)
 
     async def active_sessions(self, user_id: str, limit: int = 1000) -> list[str]:

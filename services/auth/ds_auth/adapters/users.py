@@ -54,9 +54,9 @@ class UserStore:
         self.clock = clock
         self.nudge = nudge  # wakes the relay after a write that carries events
 
-    async def _nudge(self) -> None:
+    async def _nudge(self, user_id: str) -> None:
         if self.nudge is not None:
-            await self.nudge.nudge()
+            await self.nudge.nudge("users", user_id)
 
     # --- reads ------------------------------------------------------------------------------------
     async def id_for_email(self, email: str) -> str | None:
@@ -133,7 +133,7 @@ class UserStore:
                                          role=role, created_at=now), key=user_id, sequence=1, producer=PRODUCER)
         try:
             await self.db.users.insert_one(document_with_events(doc, event))
-            await self._nudge()
+            await self._nudge(user_id)
             return doc, True
         except DuplicateKeyError:  # a concurrent first sign-in of the same person won
             found = await self.db.users.find_one({"_id": user_id}, {"_outbox": 0})
@@ -167,7 +167,7 @@ class UserStore:
             if result.matched_count:
                 await self.forget(user_id)
                 if "version" in update["$set"]:
-                    await self._nudge()
+                    await self._nudge(user_id)
                 return {**after, "updated_at": now}
         raise RuntimeError("user update kept conflicting")
 

@@ -122,7 +122,7 @@ class EntitlementStore:
                 if result.matched_count == 0:
                     await asyncio.sleep(0.002 * attempt)  # lost the race: re-read and decide again
                     continue
-            await self.nudge.nudge()
+            await self.nudge.nudge(ENTITLEMENTS, user_id)
             await self._copy([entry])
             return Outcome(True, after, new_version, change.account)
         raise ServiceUnavailable("Entitlement is busy, please retry")

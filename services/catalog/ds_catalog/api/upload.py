@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
 from ds_catalog.adapters.cache import CHANNELS, POOL, videos_scope
+from ds_catalog.adapters.catalog_repo import VIDEOS
 from ds_catalog.api.deps import CatalogCtx, Ctx, catalog_event
 from ds_catalog.domain import srt
 from ds_catalog.domain.values import ID_RE, Text, VideoVisibility, video_key
@@ -156,8 +157,8 @@ async def upload_videos(request: Request, ctx: CatalogCtx, _: AdminUser) -> dict
         results.append(result)
     for channel_id, video_ids in listed.items():
         await ctx.catalog.add_videos_to_channel(channel_id, video_ids)
-    if any(r["success"] for r in results):
-        await ctx.nudge.nudge()
+    if listed:
+        await ctx.nudge.nudge(VIDEOS, *(video_key(c, v) for c, video_ids in listed.items() for v in video_ids))
     if listed:
         await ctx.cache.invalidate(CHANNELS, POOL, *(videos_scope(c) for c in listed))
 

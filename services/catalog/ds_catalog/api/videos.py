@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from ds_catalog.adapters.cache import CHANNELS, POOL, videos_scope
+from ds_catalog.adapters.catalog_repo import VIDEOS
 from ds_catalog.api.deps import CatalogCtx, Ctx, catalog_event, json_bytes, json_response
 from ds_catalog.api.views import video_item
 from ds_catalog.domain.values import ID_RE, LanguageFilter, NonEmptyText, VideoVisibility, VisibilityFilter, video_key
@@ -88,7 +89,7 @@ async def update_video(channel_id: str, video_id: str, body: VideoUpdate, ctx: C
         raise BadRequest("The link must point to the same YouTube video")
     if not await _change(ctx, channel_id, video_id, {**fields, "updated_at": ctx.clock.now()}):
         raise NotFound("Video not found")
-    await ctx.nudge.nudge()
+    await ctx.nudge.nudge(VIDEOS, video_key(channel_id, video_id))
     await ctx.cache.invalidate(videos_scope(channel_id), POOL)
     return {"message": f"Video {video_id} updated successfully"}
 
@@ -103,7 +104,7 @@ async def delete_video(channel_id: str, video_id: str, ctx: CatalogCtx, _: Admin
                                              lambda seq: catalog_event(data, key=key, sequence=seq))
     if not removed:
         raise NotFound("Video not found")
-    await ctx.nudge.nudge()
+    await ctx.nudge.nudge(VIDEOS, key)
     await ctx.catalog.remove_video_from_channel(channel_id, video_id)
     await ctx.cache.invalidate(CHANNELS, POOL, videos_scope(channel_id))
     return {"message": f"Video {video_id} deleted successfully from channel {channel_id}"}
@@ -122,7 +123,8 @@ async def batch_visibility(channel_id: str, body: BatchVisibility, ctx: CatalogC
         ok = await _change(ctx, channel_id, video_id, {"visibility": body.visibility, "updated_at": now})
         results.append({"video_id": video_id, "success": ok,
                         "message": "Visibility updated" if ok else "Video not found"})
-    await ctx.nudge.nudge()
+    if changed := [video_key(channel_id, r["video_id"]) for r in results if r["success"]]:
+        await ctx.nudge.nudge(VIDEOS, *changed)
     await ctx.cache.invalidate(videos_scope(channel_id), POOL)
     success = sum(1 for r in results if r["success"])
     return {"message": f"Batch visibility update completed: {success} successful, {len(results) - success} failed",

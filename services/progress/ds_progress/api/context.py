@@ -15,6 +15,7 @@ from ds_common.runtime import Stores
 from fastapi import Depends, Request
 
 from ds_progress.adapters.cache import ProgressCache
+from ds_progress.adapters.collections import QUOTA
 from ds_progress.adapters.journal import JournalWriter, ProgressReader
 from ds_progress.adapters.records import Entitlements, MissedWords, QuotaLedger, Users
 from ds_progress.adapters.stats import PracticeStats
@@ -50,8 +51,8 @@ class Context:
             http=http,
         )
 
-    async def nudge_relay(self) -> None:
-        await self.nudge.nudge()
+    async def nudge_relay(self, user_id: str) -> None:
+        await self.nudge.nudge(QUOTA, user_id)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -44,7 +44,7 @@ async def register_dictation(body: VideoRef, user: CurrentUser, c: Ctx) -> dict[
     if not await c.quota.register(user.user_id, channel_id, video_id, now, unlimited=await c.unlimited(user)):
         raise Forbidden("Failed to register video, quota exceeded")
     await c.reader.start(user.user_id, channel_id, video_id, to_ms(now))
-    await c.nudge_relay()
+    await c.nudge_relay(user.user_id)
     return {"status": "success", "message": "Video registered and progress initialized"}
 
 
