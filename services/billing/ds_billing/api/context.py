@@ -37,6 +37,6 @@ class Context:
         return self.settings.code_secret.get_secret_value().encode()
 
 
-def ctx(request: Request) -> Context:
+async def ctx(request: Request) -> Context:  # async: no threadpool hop per request
     context: Context = request.app.state.ctx
     return context

@@ -33,7 +33,7 @@ class Ctx:
     clock: Clock
 
 
-def _ctx(request: Request) -> Ctx:
+async def _ctx(request: Request) -> Ctx:  # async: no threadpool hop per request
     ctx: Ctx = request.app.state.ctx
     return ctx
 

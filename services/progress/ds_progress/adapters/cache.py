@@ -20,28 +20,23 @@ TOTALS_TTL_S = 3600
 LAST_SAVE_TTL_S = 24 * 3600
 
 _SAVE = """
+-- KEYS: the progress hash, its generation counter, the learner's totals hash
+-- ARGV: ttl, seconds, n, the n totals fields, then the saved state's hash fields
 redis.call('INCR', KEYS[2]); redis.call('EXPIRE', KEYS[2], ARGV[1])
+local n = tonumber(ARGV[3])
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 2)); redis.call('EXPIRE', KEYS[1], ARGV[1])
+  redis.call('HSET', KEYS[1], unpack(ARGV, 4 + n)); redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
-return 1
+if redis.call('EXISTS', KEYS[3]) == 0 then return false end
+local out = {}
+for i = 1, n do out[i] = redis.call('HINCRBY', KEYS[3], ARGV[3 + i], ARGV[2]) end
+return out
 """
 _FILL = """
 local gen = redis.call('GET', KEYS[2]) or ''
 if gen ~= ARGV[1] or redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 3)); redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
-"""
-_SWAP = """
-local previous = redis.call('GET', KEYS[1])
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return previous
-"""
-_TOTALS = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local out = {}
-for i = 1, #ARGV - 1 do out[i] = redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[#ARGV]) end
-return out
 """
 
 
@@ -78,8 +73,6 @@ class ProgressCache:
         self.keys = keys
         self._save = redis.register_script(_SAVE)
         self._fill = redis.register_script(_FILL)
-        self._swap = redis.register_script(_SWAP)
-        self._totals = redis.register_script(_TOTALS)
 
     def _pair(self, key: str) -> list[str]:
         return [self.keys("p", key), self.keys("g", key)]
@@ -97,18 +90,16 @@ class ProgressCache:
 
     async def after_save(self, key: str, state_delta: Document, user_id: str, fields: list[str],
                          seconds: int) -> list[int] | None:
-        """Update the cached progress and add to the cached totals in one round trip; the totals
+        """Update the cached progress and add to the cached totals in one script call; the totals
         are None when they are not cached (the caller rebuilds them)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            await self._save(keys=self._pair(key), args=[PROGRESS_TTL_S, *state_fields(state_delta)], client=pipe)
-            await self._totals(keys=[self.keys("totals", user_id)], args=[*fields, seconds], client=pipe)
-            _, totals = await pipe.execute()
+        totals = await self._save(keys=[*self._pair(key), self.keys("totals", user_id)],
+                                  args=[PROGRESS_TTL_S, seconds, len(fields), *fields, *state_fields(state_delta)])
         return None if totals is None else [int(v) for v in totals]
 
     async def swap_last_save(self, user_id: str, now_s: float | None = None) -> float | None:
         """Record a save now; returns the seconds since this learner's previous save, if known."""
         now_s = time.time() if now_s is None else now_s
-        previous = await self._swap(keys=[self.keys("last-save", user_id)], args=[repr(now_s), LAST_SAVE_TTL_S])
+        previous = await self.redis.set(self.keys("last-save", user_id), repr(now_s), ex=LAST_SAVE_TTL_S, get=True)
         return None if previous is None else now_s - float(previous)
 
     async def set_totals(self, user_id: str, totals: dict[str, int]) -> None:

@@ -62,7 +62,7 @@ class Context:
         return user.is_admin or has_paid_plan(await self.entitlements.get(user.user_id), self.now())
 
 
-def ctx(request: Request) -> Context:
+async def ctx(request: Request) -> Context:  # async: no threadpool hop per request
     context: Context = request.app.state.ctx
     return context
 

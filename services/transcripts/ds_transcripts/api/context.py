@@ -24,7 +24,7 @@ class Context:
     filters: FilterStore
 
 
-def ctx(request: Request) -> Context:
+async def ctx(request: Request) -> Context:  # async: no threadpool hop per request
     context: Context = request.app.state.ctx
     return context
 
