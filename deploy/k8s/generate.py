@@ -107,6 +107,7 @@ def gateway_manifests() -> list[dict[str, Any]]:
     env = [{"name": "DS_GATEWAY_PORT", "value": "8080"},
            {"name": "DS_GATEWAY_RATE", "value": "100"},
            {"name": "DS_GATEWAY_AUTH_RATE", "value": "120"},
+           {"name": "DS_GATEWAY_TRUSTED_PROXIES", "value": "10.0.0.0/8"},  # the Ingress controller's pods
            {"name": "DS_PUBLIC_ORIGIN", "value": "https://www.dictationstudio.com"},
            *({"name": f"DS_{s.upper()}_UPSTREAM", "value": f"{s}-api:{PORT}"} for s in SERVICES)]
     health = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 5}

@@ -65,6 +65,7 @@ class Gateway(infra.Server):
     upstreams: dict[str, int] = field(default_factory=dict)
     rate: str = "100"
     auth_rate: str = "120"
+    trusted_proxies: str = "192.0.2.0/32"  # nothing sits in front of the local gateway (TEST-NET: never matches)
 
     @property
     def home(self) -> Path:
@@ -84,6 +85,7 @@ class Gateway(infra.Server):
             "DS_GATEWAY_PORT": f"127.0.0.1:{self.port}",
             "DS_GATEWAY_RATE": self.rate,
             "DS_GATEWAY_AUTH_RATE": self.auth_rate,
+            "DS_GATEWAY_TRUSTED_PROXIES": self.trusted_proxies,
             "DS_PUBLIC_ORIGIN": os.environ.get("DS_PUBLIC_ORIGIN", "https://www.dictationstudio.com"),
             **{f"DS_{name.upper()}_UPSTREAM": f"127.0.0.1:{port}" for name, port in self.upstreams.items()},
         }

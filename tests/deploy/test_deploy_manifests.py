@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,6 +70,9 @@ def test_gateway_upstreams_point_at_compose_apis(compose: dict[str, Any]) -> Non
         assert host in compose["services"] and port == "8000"
         assert f"${{DS_{name.upper()}_UPSTREAM}}" in template
     assert any("default.conf.template" in v for v in gateway["volumes"])
+    # envsubst leaves an unset ${VAR} in place, which nginx rejects: every placeholder must be set
+    for placeholder in set(re.findall(r"\$\{(DS_[A-Z_]+)\}", template)):
+        assert placeholder in gateway["environment"], placeholder
 
 
 # --- Kubernetes ---------------------------------------------------------------------------------
@@ -131,6 +135,9 @@ def test_every_process_has_probes_resources_and_secret_references(overlay: list[
     pdbs = {d["metadata"]["name"] for d in overlay if d["kind"] == "PodDisruptionBudget"}
     assert {f"{s}-api" for s in SERVICES} <= pdbs
     assert all(d["kind"] != "Secret" for d in overlay)  # secrets are referenced, never committed
+    gateway_env = {e["name"] for e in deployments["gateway"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    template = (ROOT / "deploy/gateway/gateway.conf.template").read_text()
+    assert set(re.findall(r"\$\{(DS_[A-Z_]+)\}", template)) <= gateway_env  # envsubst leaves unset ones
 
 
 def test_topics_cover_every_event_contract(overlay: list[dict[str, Any]]) -> None:

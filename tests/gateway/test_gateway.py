@@ -152,6 +152,12 @@ def test_security_headers_and_request_id_are_set_and_propagated(gateway: str) ->
     assert given.json()["headers"]["x-request-id"] == "abcdef123456"
 
 
+def test_services_get_the_client_address_and_a_spoofed_forwarded_for_is_dropped(gateway: str) -> None:
+    # No proxy is trusted in front of this gateway: the client's own X-Forwarded-For is a lie.
+    r = httpx.get(f"{gateway}/dictation-studio/service/channel", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert r.json()["headers"]["x-forwarded-for"] == "127.0.0.1"
+
+
 def test_json_bodies_are_small_and_uploads_larger(gateway: str) -> None:
     big_json = b"{" + b" " * 70_000 + b"}"
     r = httpx.post(f"{gateway}/dictation-studio/user/progress", content=big_json,
