@@ -10,8 +10,8 @@
 - stripe_refs    `_id` a subscription or payment intent id: the user and the grant it belongs to
                  (insert-once; read only for refunds and for events without our metadata).
 
-Write paths avoid reading collections that grow without bound: on FerretDB every lookup is a scan
-(even by `_id`), only inserts use the unique index. On MongoDB all of these are index lookups.
+Write paths read only by `_id`: the local FerretDB uses no index but `_id` (and only with the
+build patch in deploy/local/ferretdb/patches.json); on MongoDB all of these are index lookups.
 - codes          `_id` a code's random part: membership codes.
 - users          `_id` user id, and user_emails `_id` lower-cased email: the projection of auth's users.
 - audit          admin actions (code generation, assignment, plan changes).
