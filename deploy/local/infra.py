@@ -59,6 +59,17 @@ def run(cmd: list[str], **kw: object) -> None:
     subprocess.run(cmd, check=True, **kw)  # type: ignore[call-overload]
 
 
+def exiting(pid: int) -> bool:
+    """True while `pid` is tearing down: its memory (and so its command line) is gone, but it is
+    not yet a zombie, so it may still hold files (ports, a data directory's lock)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return not cmdline and state != "Z"
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -102,8 +113,12 @@ class Server:
 
     def start(self) -> None:
         proc = self.spawn()
-        if proc is not None:
-            self.wait_healthy(proc)
+        if proc is not None and not self.wait_healthy(proc, may_exit=True):
+            # Right after a stop the old process may still be letting go of something: once more.
+            log(f"{self.name}: exited at start-up with {proc.returncode}; retrying once")
+            time.sleep(2.0)
+            if (proc := self.spawn()) is not None:
+                self.wait_healthy(proc)
 
     def spawn(self) -> subprocess.Popen[bytes] | None:
         """Start the process unless ours is already running and healthy; does not wait."""
@@ -127,16 +142,19 @@ class Server:
         self.pid_file.write_text(f"{proc.pid}\n{self.command()[0]}")
         return proc
 
-    def wait_healthy(self, proc: subprocess.Popen[bytes] | None) -> None:
+    def wait_healthy(self, proc: subprocess.Popen[bytes] | None, *, may_exit: bool = False) -> bool:
+        """Wait until healthy (True); if `proc` exits first: False when `may_exit`, else fail."""
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
+                if may_exit:
+                    return False
                 sys.exit(f"[infra] {self.name} exited with {proc.returncode}; see {self.log_file}")
             if proc is None and self.pid() is None:
                 sys.exit(f"[infra] {self.name} exited; see {self.log_file}")
             if self.healthy():
                 log(f"{self.name}: healthy on 127.0.0.1:{self.port} (log {self.log_file})")
-                return
+                return True
             time.sleep(0.3)
         sys.exit(f"[infra] {self.name} not healthy after {self.startup_timeout:.0f}s; "
                  f"see {self.log_file}")
@@ -147,20 +165,22 @@ class Server:
             self.pid_file.unlink(missing_ok=True)
             return
         os.killpg(pid, signal.SIGTERM)
-        for _ in range(100):
+        for _ in range(200):
             if self.pid() is None:
                 break
             time.sleep(0.1)
         else:
             os.killpg(pid, signal.SIGKILL)
-        # An exiting process can hold its port a moment after /proc says it is gone; a restart
-        # right away would then fail to bind.
+        # A restart must wait until the old process has released its files, not just its pid.
         for _ in range(100):
-            if not port_open(self.port):
+            if not exiting(pid) and not any(port_open(p) for p in self.ports()):
                 break
             time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
         log(f"{self.name}: stopped (pid {pid})")
+
+    def ports(self) -> list[int]:
+        return [self.port]
 
     def status(self) -> str:
         pid = self.pid()
@@ -235,6 +255,9 @@ class Kafka(Server):
             data.mkdir(parents=True, exist_ok=True)
             run([*self.java("kafka.tools.StorageTool"), "format", "-t", cluster_id(), "-c", str(props), "-g"],
                 stdout=subprocess.DEVNULL)
+
+    def ports(self) -> list[int]:
+        return [self.port, self.controller_port]
 
     def java(self, main: str) -> list[str]:
         return ["java", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
