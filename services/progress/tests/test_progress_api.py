@@ -8,11 +8,14 @@ from datetime import timedelta
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from ds_common.events.contracts import VideoPublished, VideoRemoved
+from ds_common.events.envelope import new_event
 from ds_common.testing.fixtures import unique
 from ds_progress.adapters.collections import JOURNAL, progress_collection
 from ds_progress.adapters.journal import Compactor
 from ds_progress.main import api_app
-from progress_helpers import save_body
+from ds_progress.messaging.handlers import handlers
+from progress_helpers import save_body, stores_for
 from pymongo.errors import AutoReconnect
 
 pytestmark = pytest.mark.integration
@@ -95,6 +98,24 @@ async def test_channel_and_all_progress_views(client, issuer, mongo_db, publishe
     assert len(by_admin.json()["progress"]) == 3
     missing = await client.get("/user/all-progress", params={"userEmail": "nobody@example.com"}, headers=ha)
     assert missing.status_code == 404 and missing.json() == {"error": "User not found"}
+
+
+async def test_channel_badges_list_every_video_of_the_channel(client, issuer, settings) -> None:
+    channel, h = unique("ch"), issuer.headers(unique("u"))
+    published = [new_event(VideoPublished(channel_id=channel, video_id=v, title=v, link=f"https://y/{v}"),
+                           key=f"{channel}:{v}", sequence=1, producer="catalog") for v in ("v1", "v2", "v3")]
+    removed = new_event(VideoRemoved(channel_id=channel, video_id="v3"), key=f"{channel}:v3", sequence=2,
+                        producer="catalog")
+    async with stores_for(settings) as stores:
+        apply = handlers(stores)
+        for _ in range(2):  # delivered twice (a replay): the same result
+            for event in [*published, removed]:
+                await apply[event.type](event)
+    await client.post("/user/progress", json=save_body(channel, "v1", completion=40), headers=h)
+    await client.post("/user/progress", json=save_body(channel, "v7", completion=10), headers=h)  # not seen yet
+
+    badges = (await client.get("/user/progress/channel", params={"channelId": channel}, headers=h)).json()
+    assert badges == {"channelId": channel, "progress": {"v1": 40, "v2": 0, "v7": 10}}
 
 
 @pytest.mark.parametrize("change", [

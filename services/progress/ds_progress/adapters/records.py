@@ -14,7 +14,7 @@ from ds_common.mongo import Document, DuplicateKeyError
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ds_progress.adapters.collections import ENTITLEMENTS, MISSED_WORDS, QUOTA, USERS
+from ds_progress.adapters.collections import CHANNEL_VIDEOS, ENTITLEMENTS, MISSED_WORDS, QUOTA, USERS
 from ds_progress.domain.rules import LANGUAGES, current_cycle, decide, group_words
 
 MAX_WORDS_PER_USER = 5000
@@ -88,6 +88,17 @@ class Users:
             {"$match": {"created_day": {"$gte": to_ms(utc_midnight(since))}}},
             {"$group": {"_id": "$created_day", "n": {"$sum": 1}}}])
         return {int(row["_id"]): int(row["n"]) async for row in cursor}
+
+
+class ChannelVideos:
+    """The catalog's video ids per channel, as progress's consumer last saw them."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection = db[CHANNEL_VIDEOS]
+
+    async def video_ids(self, channel_id: str) -> list[str]:
+        doc = await self.collection.find_one({"_id": channel_id}, {"videos": 1})
+        return list(doc.get("videos") or []) if doc else []
 
 
 def flatten(words: dict[str, list[str]]) -> list[str]:

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from ds_progress.adapters.cache import ProgressCache
 from ds_progress.adapters.collections import QUOTA
 from ds_progress.adapters.journal import JournalWriter, ProgressReader
-from ds_progress.adapters.records import Entitlements, MissedWords, QuotaLedger, Users
+from ds_progress.adapters.records import ChannelVideos, Entitlements, MissedWords, QuotaLedger, Users
 from ds_progress.adapters.stats import PracticeStats
 from ds_progress.domain.rules import has_paid_plan
 from ds_progress.settings import Settings
@@ -33,6 +33,7 @@ class Context:
     quota: QuotaLedger
     entitlements: Entitlements
     users: Users
+    channels: ChannelVideos
     words: MissedWords
     stats: PracticeStats
     http: httpx.AsyncClient
@@ -47,7 +48,8 @@ class Context:
             journal=JournalWriter(db),
             reader=ProgressReader(db), cache=ProgressCache(stores.redis, KeySpace(settings.service_name)),
             quota=QuotaLedger(db, limit=settings.free_videos_per_cycle, cycle_days=settings.cycle_days),
-            entitlements=Entitlements(db), users=Users(db), words=MissedWords(db), stats=PracticeStats(db),
+            entitlements=Entitlements(db), users=Users(db), channels=ChannelVideos(db), words=MissedWords(db),
+            stats=PracticeStats(db),
             http=http,
         )
 

@@ -87,8 +87,12 @@ async def get_progress(user: CurrentUser, c: Ctx, channelId: str | None = None,
 async def channel_progress(user: CurrentUser, c: Ctx, channelId: str | None = None) -> dict[str, Any]:
     if not channelId:
         raise BadRequest("channelId is required")
-    states = await c.reader.of_user(user.user_id, channel_id=check_id(channelId, "channelId"))
-    return {"channelId": channelId, "progress": {s["video_id"]: s.get("completion", 0) for s in states}}
+    channel_id = check_id(channelId, "channelId")
+    states = await c.reader.of_user(user.user_id, channel_id=channel_id)
+    # Every video of the channel, 0 when not started (the legacy shape the badges read).
+    progress: dict[str, float] = dict.fromkeys(await c.channels.video_ids(channel_id), 0)
+    progress.update((s["video_id"], s.get("completion", 0)) for s in states)
+    return {"channelId": channelId, "progress": progress}
 
 
 @router.get("/user/progress/{channel_id}")

@@ -1,4 +1,5 @@
-"""What the progress consumer applies: the user directory, the plan mirror, the statistics.
+"""What the progress consumer applies: the user directory, the plan mirror, the statistics, and
+each channel's video ids (for the per-channel badges, which list every video of a channel).
 
 Every effect is idempotent: full-state events by sequence, practice deltas by event id.
 """
@@ -9,16 +10,16 @@ from collections.abc import Mapping
 
 from ds_common.clock import to_ms, utc_midnight
 from ds_common.events.consumer import Handler, apply_once_by_sequence
-from ds_common.events.contracts import PlanChanged, UserRegistered, UserUpdated
+from ds_common.events.contracts import PlanChanged, UserRegistered, UserUpdated, VideoPublished, VideoRemoved
 from ds_common.events.envelope import Envelope
 from ds_common.runtime import Stores
 
-from ds_progress.adapters.collections import ENTITLEMENTS, USERS
+from ds_progress.adapters.collections import CHANNEL_VIDEOS, ENTITLEMENTS, USERS
 from ds_progress.adapters.stats import PracticeStats
 
 
 def handlers(stores: Stores) -> Mapping[str, Handler]:
-    users, entitlements = stores.db[USERS], stores.db[ENTITLEMENTS]
+    users, entitlements, channel_videos = stores.db[USERS], stores.db[ENTITLEMENTS], stores.db[CHANNEL_VIDEOS]
     stats = PracticeStats(stores.db)
 
     async def user_registered(event: Envelope) -> None:
@@ -42,5 +43,16 @@ def handlers(stores: Stores) -> Mapping[str, Handler]:
     async def practice_recorded(event: Envelope) -> None:
         await stats.record(event)
 
+    # One video's events share a key, so they arrive in order; a replay repeats them in order.
+    async def video_published(event: Envelope) -> None:
+        data = VideoPublished.model_validate(event.data)
+        await channel_videos.update_one({"_id": data.channel_id}, {"$addToSet": {"videos": data.video_id}},
+                                        upsert=True)
+
+    async def video_removed(event: Envelope) -> None:
+        data = VideoRemoved.model_validate(event.data)
+        await channel_videos.update_one({"_id": data.channel_id}, {"$pull": {"videos": data.video_id}})
+
     return {"user.registered": user_registered, "user.updated": user_updated,
-            "plan.changed": plan_changed, "practice.recorded": practice_recorded}
+            "plan.changed": plan_changed, "practice.recorded": practice_recorded,
+            "video.published": video_published, "video.removed": video_removed}
