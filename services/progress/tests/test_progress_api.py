@@ -117,6 +117,14 @@ async def test_channel_badges_list_every_video_of_the_channel(client, issuer, se
     badges = (await client.get("/user/progress/channel", params={"channelId": channel}, headers=h)).json()
     assert badges == {"channelId": channel, "progress": {"v1": 40, "v2": 0, "v7": 10}}
 
+    # A deleted video drops out of the learner's list (its progress stays stored).
+    await client.post("/user/progress", json=save_body(channel, "v2", completion=20), headers=h)
+    async with stores_for(settings) as stores:
+        await handlers(stores)["video.removed"](new_event(VideoRemoved(channel_id=channel, video_id="v2"),
+                                                          key=f"{channel}:v2", sequence=2, producer="catalog"))
+    listed = (await client.get("/user/all-progress", headers=h)).json()["progress"]
+    assert sorted(p["videoId"] for p in listed) == ["v1", "v7"]
+
 
 @pytest.mark.parametrize("change", [
     {"duration": -1}, {"duration": 10**9}, {"duration": "10"}, {"overallCompletion": 101},

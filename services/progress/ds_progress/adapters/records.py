@@ -100,6 +100,15 @@ class ChannelVideos:
         doc = await self.collection.find_one({"_id": channel_id}, {"videos": 1})
         return list(doc.get("videos") or []) if doc else []
 
+    async def removed(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (channel, video) pairs the catalog has deleted (one `_id` read per channel)."""
+        gone: set[tuple[str, str]] = set()
+        for channel_id in {channel for channel, _ in keys}:
+            doc = await self.collection.find_one({"_id": channel_id}, {"removed": 1})
+            deleted = set(doc.get("removed") or ()) if doc else set()
+            gone |= {(c, v) for c, v in keys if c == channel_id and v in deleted}
+        return gone
+
 
 def flatten(words: dict[str, list[str]]) -> list[str]:
     return [w for lang in LANGUAGES for w in words.get(lang, [])]

@@ -114,6 +114,9 @@ async def all_progress(user: CurrentUser, c: Ctx,
             raise NotFound("User not found")
         user_id = found["_id"]
     states = [s for s in await c.reader.of_user(user_id) if s.get("input")]
+    # Like the legacy list: nothing for videos (or channels) the catalog has deleted since.
+    gone = await c.channels.removed({(s["channel_id"], s["video_id"]) for s in states})
+    states = [s for s in states if (s["channel_id"], s["video_id"]) not in gone]
     states.sort(key=lambda s: s.get("last_save_ms", 0), reverse=True)
     return {"progress": [
         {"channelId": s["channel_id"], "channelName": s.get("channel_name", ""), "videoId": s["video_id"],

@@ -46,12 +46,15 @@ def handlers(stores: Stores) -> Mapping[str, Handler]:
     # One video's events share a key, so they arrive in order; a replay repeats them in order.
     async def video_published(event: Envelope) -> None:
         data = VideoPublished.model_validate(event.data)
-        await channel_videos.update_one({"_id": data.channel_id}, {"$addToSet": {"videos": data.video_id}},
-                                        upsert=True)
+        await channel_videos.update_one(
+            {"_id": data.channel_id},
+            {"$addToSet": {"videos": data.video_id}, "$pull": {"removed": data.video_id}}, upsert=True)
 
     async def video_removed(event: Envelope) -> None:
         data = VideoRemoved.model_validate(event.data)
-        await channel_videos.update_one({"_id": data.channel_id}, {"$pull": {"videos": data.video_id}})
+        await channel_videos.update_one(
+            {"_id": data.channel_id},
+            {"$pull": {"videos": data.video_id}, "$addToSet": {"removed": data.video_id}}, upsert=True)
 
     return {"user.registered": user_registered, "user.updated": user_updated,
             "plan.changed": plan_changed, "practice.recorded": practice_recorded,
