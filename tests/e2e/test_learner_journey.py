@@ -210,3 +210,31 @@ def test_learner_journey_upgrade_and_logout(whole_system: Any, client: httpx.Cli
     for service, url in whole_system.service_urls.items():
         method, path = protected[service]
         assert httpx.request(method, url + path, headers=auth).status_code == 401, service
+
+
+def test_admin_edits_membership_through_progress_and_billing(
+        whole_system: Any, client: httpx.Client, channel: dict[str, Any]) -> None:
+    """The admin screen's "edit membership" (legacy POST /user/update-duration on progress) is
+    forwarded to billing, which decides plans; auth and progress then show the plan."""
+    email = f"member-{uuid.uuid4().hex[:8]}@e2e.test"
+    learner = sign_in(client, whole_system, email, "Member")
+    auth = bearer(learner["access"])
+    assert client.post("/user/update-duration", json={"emails": [email], "duration": 30},
+                       headers=auth).status_code == 403  # learners cannot give themselves a plan
+
+    admin = bearer(channel["admin"]["access"])
+    r = client.post("/user/update-duration", json={"emails": [email, "nobody@e2e.test"], "duration": 30},
+                    headers=admin)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["message"] == "Updated 1 of 2 users"
+    by_email = {row["email"]: row for row in answer["results"]}
+    assert by_email[email]["success"] is True and by_email["nobody@e2e.test"]["success"] is False
+    changed_at = time.monotonic()
+    poll(lambda: client.get(f"/auth/userinfo/{email}", headers=auth).json().get("plan", {}).get("name") == "Basic",
+         within_s=2, what="plan shown by auth")
+    video = {"channelId": channel["id"], "videoId": channel["videos"][0]}
+    poll(lambda: client.get("/user/dictation_quota", params=video, headers=auth).json()["limit"] == -1,
+         within_s=max(2 - (time.monotonic() - changed_at), 0.2), what="quota lifted")
+    assert client.post("/user/update-duration", json={"emails": [], "duration": 30},
+                       headers=admin).json() == {"error": "No emails provided"}
