@@ -143,3 +143,8 @@ async def test_admin_plan_change_goes_through_the_rules_and_the_ledger(billing: 
     assert free.json()["results"][0]["plan"]["name"] == "Free"
     invalid = await billing.client.put("/auth/user/plan", headers=admin, json={"emails": [email], "plan": "Gold"})
     assert invalid.status_code == 400
+    # The legacy "edit membership" sends days only: the plan is named from them (§5.2).
+    by_days = await billing.client.put("/auth/user/plan", headers=admin, json={"emails": [email], "duration": 60})
+    assert by_days.json()["results"][0]["plan"]["name"] == "Pro"
+    neither = await billing.client.put("/auth/user/plan", headers=admin, json={"emails": [email]})
+    assert neither.status_code == 400 and neither.json() == {"error": "A plan or a duration is required"}

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Query, Request
 from ds_progress.adapters.stats import usage_report
 from ds_progress.api.context import Ctx
 from ds_progress.api.models import UpdateDuration
-from ds_progress.domain.rules import plan_name_for_days
 
 router = APIRouter()
 
@@ -42,10 +41,9 @@ async def update_duration(body: UpdateDuration, admin: AdminUser, request: Reque
         raise BadRequest("No emails provided")
     if body.duration is None or body.duration == 0:
         raise BadRequest("Duration is required")
-    plan = plan_name_for_days(body.duration)
-    try:
+    try:  # billing names the plan from the duration (legacy §5.2) and applies it (§5.3)
         answer = await c.http.put(f"{c.settings.billing_url}/auth/user/plan",
-                                  json={"emails": body.emails, "plan": plan, "duration": body.duration},
+                                  json={"emails": body.emails, "duration": body.duration},
                                   headers={"Authorization": request.headers["authorization"],
                                            "X-Request-ID": request.state.request_id})
     except httpx.HTTPError as exc:
@@ -57,7 +55,7 @@ async def update_duration(body: UpdateDuration, admin: AdminUser, request: Reque
     results = []
     for row in answer.json().get("results", []):
         if row.get("success"):
-            results.append({"email": row.get("email"), "success": True, "plan": row.get("plan") or {"name": plan}})
+            results.append({"email": row.get("email"), "success": True, "plan": row.get("plan")})
         else:
             results.append({"email": row.get("email"), "success": False,
                             "error": row.get("error") or row.get("message") or "Update failed"})

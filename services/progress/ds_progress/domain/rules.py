@@ -54,17 +54,6 @@ def has_paid_plan(entitlement: dict[str, Any] | None, now: datetime) -> bool:
     return ends is None or ends > now
 
 
-def plan_name_for_days(days: int) -> str:
-    """Legacy `get_plan_name_by_duration` (§5.2)."""
-    if days == -1 or days >= 90:
-        return "Premium"
-    if days >= 60:
-        return "Pro"
-    if days >= 1:
-        return "Basic"
-    return "Free"
-
-
 # --- quota (legacy §5.1, enforced on the server) ------------------------------------------------
 @dataclass(frozen=True)
 class Cycle:
