@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,12 +31,20 @@ from typing import Any
 
 import httpx
 import jwt
-from ds_common.testing.bench import Request, ensure_wrk, service_process, write_results, wrk
-from ds_common.testing.infra import test_endpoints
+from ds_common.testing.bench import (
+    WRK_REPORT_LUA,
+    Request,
+    ensure_wrk,
+    fresh_service_env,
+    service_process,
+    write_results,
+    wrk,
+)
+from ds_common.testing.infra import free_port
 from pymongo import MongoClient
 
 CONNECTIONS = 32
-DURATION_S = 15
+DURATION_S = int(os.environ.get("BENCH_DURATION_S", "15"))
 SESSIONS = 256  # more sessions than connections: a token is never in flight twice
 ISSUER = "http://127.0.0.1:54321/auth/v1"
 
@@ -54,21 +62,7 @@ function response(status, headers, body)
   local t = headers["x-ds-refresh-token"]
   if status == 200 and t then tail = tail + 1; tokens[tail] = t end
 end
-function done(summary, latency, requests)
-  io.stderr:write(string.format(
-    '{"requests": %d, "duration_us": %d, "errors_status": %d, "errors_connect": %d, ' ..
-    '"errors_timeout": %d, "errors_read": %d, "p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f}\\n',
-    summary.requests, summary.duration, summary.errors.status, summary.errors.connect,
-    summary.errors.timeout, summary.errors.read, latency:percentile(50) / 1000,
-    latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
-end
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+""" + WRK_REPORT_LUA
 
 
 def supabase_token(secret: str, email: str) -> str:
@@ -126,16 +120,12 @@ def checkpointed(mongo_url: str, db: str) -> int:
 
 def main() -> None:
     secret = uuid.uuid4().hex * 2
-    db = "authbench" + "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8]
-    with test_endpoints() as infra:
-        env = {
-            "DS_AUTH_MONGO_URL": infra.mongo_url, "DS_AUTH_MONGO_DB": db, "DS_AUTH_REDIS_URL": infra.redis_url,
-            "DS_AUTH_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "DS_AUTH_LOG_LEVEL": "WARNING",
-            "DS_AUTH_SERVICE_NAME": db,  # its own Redis key space
-            "DS_AUTH_SUPABASE_ISSUER": ISSUER, "DS_AUTH_SUPABASE_JWT_SECRET": secret,
-            "DS_AUTH_LIMIT_LOGIN_PER_IP": "10000000", "DS_AUTH_LIMIT_LOGIN_PER_ACCOUNT": "10000000",
-            "DS_AUTH_LIMIT_REFRESH_PER_IP": "10000000", "DS_AUTH_LIMIT_REFRESH_PER_SESSION": "10000000",
-        }
+    limits = {name: "10000000" for name in ("LIMIT_LOGIN_PER_IP", "LIMIT_LOGIN_PER_ACCOUNT",
+                                              "LIMIT_REFRESH_PER_IP", "LIMIT_REFRESH_PER_SESSION")}
+    service_name = "authbench" + "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8]  # own Redis keys
+    with fresh_service_env("auth", SERVICE_NAME=service_name, SUPABASE_ISSUER=ISSUER, SUPABASE_JWT_SECRET=secret,
+                           **limits) as run:
+        env, db, infra = run.vars, run.database, run.endpoints
         results: dict[str, Any] = {}
         with service_process("ds_auth", "api", free_port(), env, workers=2) as url:
             learners = asyncio.run(sign_in_all(url, secret, SESSIONS))
@@ -168,8 +158,6 @@ def main() -> None:
                 **stats, "sessions": SESSIONS,
                 "mongo_checkpoints": "write-behind, capped at 50 writes/s per API process (100/s in all)",
                 "sessions_checkpointed_during_run": checkpointed(infra.mongo_url, db) - before}
-        with MongoClient(infra.mongo_url) as mongo:
-            mongo.drop_database(db)
     results["target"] = "GET /auth/userinfo/{email} and refresh: >= 1500 req/s, p99 <= 50 ms at 32 connections"
     results["setup"] = (f"auth API with 2 workers on 127.0.0.1, test FerretDB/Redis, {SESSIONS} learners; "
                         "wrk 1 thread on the same 2-core machine; rate limits raised (all traffic from one IP)")

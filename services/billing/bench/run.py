@@ -16,6 +16,7 @@ p99 <= 100 ms; accepted checkout → plan.changed p99 <= 500 ms.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -28,7 +29,7 @@ import stripe
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from ds_common.events.kafka import ensure_topics
 from ds_common.mongo import make_mongo_client
-from ds_common.testing.bench import Request, service_process, write_results, wrk
+from ds_common.testing.bench import Request, fresh_service_env, service_process, write_results, wrk
 from ds_common.testing.infra import free_port, local_endpoints
 from ds_common.testing.jwks import TestIssuer
 
@@ -136,27 +137,19 @@ async def measure_latency(base: str, bootstrap: str) -> dict[str, float]:
             "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1), "max_ms": round(latencies[-1], 1)}
 
 
-async def drop(mongo_url: str, name: str) -> None:
-    client = make_mongo_client(mongo_url)
-    await client.drop_database(name)
-    await client.close()
-
-
 def main() -> int:
-    endpoints = local_endpoints()
     issuer = TestIssuer()
     issuer.serve()
-    db_name = "billingbench" + "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8]
     group = f"billing-bench-{uuid.uuid4().hex[:8]}"
-    env = {"DS_BILLING_MONGO_URL": endpoints.mongo_url, "DS_BILLING_MONGO_DB": db_name,
-           "DS_BILLING_REDIS_URL": endpoints.redis_url, "DS_BILLING_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-           "DS_BILLING_JWKS_URL": issuer.url, "DS_BILLING_STRIPE_API_BASE": endpoints.stripe_api_base,
-           "DS_BILLING_STRIPE_WEBHOOK_SECRET": SECRET, "DS_BILLING_CONSUMER_GROUP": group,
-           "DS_BILLING_LOG_LEVEL": "WARNING", "DS_BILLING_ENVIRONMENT": "test"}
-    asyncio.run(start_group_at_end(endpoints.kafka_bootstrap, group,
-                                   ["billing.stripe_event_received", "user.registered", "user.updated",
-                                    "session.revoked", "plan.changed", "payment.completed"]))
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(issuer.close)
+        run = stack.enter_context(fresh_service_env(
+            "billing", jwks_url=issuer.url, STRIPE_API_BASE=local_endpoints().stripe_api_base,
+            STRIPE_WEBHOOK_SECRET=SECRET, CONSUMER_GROUP=group))
+        endpoints, db_name, env = run.endpoints, run.database, run.vars
+        asyncio.run(start_group_at_end(endpoints.kafka_bootstrap, group,
+                                       ["billing.stripe_event_received", "user.registered", "user.updated",
+                                        "session.revoked", "plan.changed", "payment.completed"]))
         with service_process("ds_billing", "relay", free_port(), env), \
                 service_process("ds_billing", "consumer", free_port(), env), \
                 service_process("ds_billing", "api", free_port(), env, workers=2) as base:
@@ -173,9 +166,6 @@ def main() -> int:
             ingestion["accepted_per_s"] = round(ingestion["accepted_new_events"] / (ingestion["duration_us"] / 1e6), 1)
             ingestion["backlog_drained_in_s"] = round(asyncio.run(wait_drained(endpoints.mongo_url, db_name)), 1)
             latency = asyncio.run(measure_latency(base, endpoints.kafka_bootstrap))
-    finally:
-        issuer.close()
-        asyncio.run(drop(endpoints.mongo_url, db_name))
     met = {"ingestion": ingestion["accepted_per_s"] >= TARGET_RPS and ingestion["p99_ms"] <= TARGET_INGEST_P99_MS
            and ingestion["errors_status"] == 0,
            "checkout_to_plan_changed": latency["p99_ms"] <= TARGET_LATENCY_P99_MS}

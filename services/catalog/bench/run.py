@@ -11,7 +11,6 @@ req/s, p99 <= 50 ms each.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -19,9 +18,8 @@ import time
 import uuid
 
 import httpx
-from ds_common.mongo import make_mongo_client
-from ds_common.testing.bench import Request, service_process, write_results, wrk
-from ds_common.testing.infra import free_port, local_endpoints
+from ds_common.testing.bench import Request, fresh_service_env, service_process, write_results, wrk
+from ds_common.testing.infra import free_port
 from ds_common.testing.jwks import TestIssuer
 
 CHANNELS, VIDEOS_PER_CHANNEL, CUES_PER_VIDEO = 50, 40, 40
@@ -76,27 +74,15 @@ def warm_up(base: str, scenarios: list[list[Request]], deadline_s: float = 300) 
                 break
 
 
-async def drop(mongo_url: str, name: str) -> None:
-    client = make_mongo_client(mongo_url)
-    await client.drop_database(name)
-    await client.close()
-
-
 def main() -> int:
-    endpoints = local_endpoints()
     issuer = TestIssuer()
     issuer.serve()
-    db_name = "catalogbench" + "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8]
-    env = {"DS_CATALOG_MONGO_URL": endpoints.mongo_url, "DS_CATALOG_MONGO_DB": db_name,
-           "DS_CATALOG_REDIS_URL": endpoints.redis_url, "DS_CATALOG_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-           "DS_CATALOG_JWKS_URL": issuer.url, "DS_CATALOG_LOG_LEVEL": "WARNING",
-           "DS_CATALOG_ENVIRONMENT": "test"}
     admin = issuer.headers("bench-admin", role="Admin", email="admin@example.com")
     learners = [issuer.headers(f"bench-user-{i}", email=f"u{i}@example.com") for i in range(CHANNELS)]
     try:
-        # The relay is left out: it is not on the read path, and on FerretDB marking 2,000 freshly
-        # relayed documents takes minutes (its compare-and-set filters are scans there).
-        with service_process("ds_catalog", "api", free_port(), env, workers=WORKERS) as base:
+        # The relay and the consumer are left out: they are not on the read path.
+        with fresh_service_env("catalog", jwks_url=issuer.url) as run, \
+                service_process("ds_catalog", "api", free_port(), run.vars, workers=WORKERS) as base:
             channel_ids = seed(base, admin)
             channel_list = [Request("GET", "/service/channel?visibility=public&language=all", {})]
             video_lists = [Request("GET", f"/service/video-list/{c}?visibility=public", learners[i])
@@ -115,7 +101,6 @@ def main() -> int:
             }
     finally:
         issuer.close()
-        asyncio.run(drop(endpoints.mongo_url, db_name))
     verdict = {name: results[name]["rps"] >= target and results[name]["p99_ms"] <= P99_TARGET_MS
                and results[name]["errors_status"] == 0 for name, target in TARGETS.items()}
     results["targets"] = {"min_rps": TARGETS, "max_p99_ms": P99_TARGET_MS, "met": verdict}

@@ -19,6 +19,7 @@ autosaving every 30 s = ~333 saves/s. Writes bench/results/progress.json.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -26,8 +27,8 @@ import uuid
 
 import httpx
 from ds_common.mongo import make_mongo_client
-from ds_common.testing.bench import Request, service_process, write_results, wrk
-from ds_common.testing.infra import free_port, local_endpoints
+from ds_common.testing.bench import Request, ServiceEnv, fresh_service_env, service_process, write_results, wrk
+from ds_common.testing.infra import free_port
 from ds_common.testing.jwks import TestIssuer
 
 LEARNERS = 1000
@@ -67,12 +68,6 @@ async def stored_saves(mongo_url: str, db: str) -> int:
         await client.close()
 
 
-async def drop(mongo_url: str, name: str) -> None:
-    client = make_mongo_client(mongo_url)
-    await client.drop_database(name)
-    await client.close()
-
-
 def judged(stats: dict) -> dict:
     stats["meets_target"] = stats["rps"] >= TARGET_RPS and stats["p99_ms"] <= P99_TARGET_MS
     stats["headroom_vs_333_saves_per_s"] = round(stats["rps"] / AUTOSAVE_LOAD, 1)
@@ -80,7 +75,6 @@ def judged(stats: dict) -> dict:
 
 
 def main() -> int:
-    endpoints = local_endpoints()
     issuer = TestIssuer()
     issuer.serve()
     headers = [issuer.headers(f"bench-learner-{i}-{uuid.uuid4().hex[:6]}") for i in range(LEARNERS)]
@@ -92,30 +86,22 @@ def main() -> int:
     results: dict[str, object] = {"learners": LEARNERS, "inputs_per_save": 20, "api_workers": 2,
                                   "target_rps": TARGET_RPS, "target_p99_ms": P99_TARGET_MS,
                                   "autosave_load_saves_per_s": round(AUTOSAVE_LOAD, 1)}
-    databases = []
 
-    def environment() -> tuple[str, dict[str, str]]:
-        name = "progressbench" + "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8]
-        databases.append(name)
-        return name, {"DS_PROGRESS_MONGO_URL": endpoints.mongo_url, "DS_PROGRESS_MONGO_DB": name,
-                      "DS_PROGRESS_REDIS_URL": endpoints.redis_url,
-                      "DS_PROGRESS_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-                      "DS_PROGRESS_JWKS_URL": issuer.url, "DS_PROGRESS_LOG_LEVEL": "WARNING",
-                      "DS_PROGRESS_ENVIRONMENT": "test",
-                      "DS_PROGRESS_CONSUMER_GROUP": f"progress-bench-{uuid.uuid4().hex[:8]}"}
+    def environment() -> contextlib.AbstractContextManager[ServiceEnv]:  # a fresh database per scenario
+        return fresh_service_env("progress", jwks_url=issuer.url,
+                                 CONSUMER_GROUP=f"progress-bench-{uuid.uuid4().hex[:8]}")
 
     try:
-        name, env = environment()
-        with service_process("ds_progress", "api", free_port(), env, workers=2) as base:
+        with environment() as run, service_process("ds_progress", "api", free_port(), run.vars, workers=2) as base:
             stats = judged(wrk(base, saves, duration_s=DURATION_S))
-            stats["saves_stored"] = asyncio.run(stored_saves(endpoints.mongo_url, name))
+            stats["saves_stored"] = asyncio.run(stored_saves(run.endpoints.mongo_url, run.database))
             stats["every_answered_save_stored"] = stats["saves_stored"] >= stats["requests"] - stats["errors_status"]
             results["save_api_only"] = stats
 
-        name, env = environment()
-        with service_process("ds_progress", "relay", free_port(), env), \
-                service_process("ds_progress", "consumer", free_port(), env), \
-                service_process("ds_progress", "api", free_port(), env, workers=2) as base:
+        with environment() as run, \
+                service_process("ds_progress", "relay", free_port(), run.vars), \
+                service_process("ds_progress", "consumer", free_port(), run.vars), \
+                service_process("ds_progress", "api", free_port(), run.vars, workers=2) as base:
             # Each learner saves once, then opens the video (the first GET fills the cache, as
             # when a learner opens a video before autosaving); wrk then restores at full speed.
             asyncio.run(seed(base, headers))
@@ -124,8 +110,6 @@ def main() -> int:
             results["save_full_system"] = judged(wrk(base, saves, duration_s=DURATION_S))
     finally:
         issuer.close()
-        for name in databases:
-            asyncio.run(drop(endpoints.mongo_url, name))
     write_results("progress", results)
     return 0
 

@@ -22,10 +22,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from ds_common.events.contracts import Entitlement, PlanChanged, VideoPublished, VideoStarted
 from ds_common.events.envelope import new_event
-from ds_common.mongo import make_mongo_client
 from ds_common.runtime import open_stores
-from ds_common.testing.bench import Request, service_process, write_results, wrk
-from ds_common.testing.infra import free_port, local_endpoints
+from ds_common.testing.bench import Request, fresh_service_env, service_process, write_results, wrk
+from ds_common.testing.infra import free_port
 from ds_common.testing.jwks import TestIssuer
 from ds_transcripts.main import build_transcripts, default_fetcher
 from ds_transcripts.messaging.handlers import VideoHandlers, all_handlers
@@ -67,53 +66,42 @@ async def seed(settings: Settings, free: list[str], paid: list[str]) -> None:
         fetcher.close()
 
 
-async def drop(mongo_url: str, name: str) -> None:
-    client = make_mongo_client(mongo_url)
-    await client.drop_database(name)
-    await client.close()
-
-
 def main() -> int:
-    endpoints = local_endpoints()
     issuer = TestIssuer()
     issuer.serve()
-    db_name = "transcriptsbench" + "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8]
     service_name = "txbench" + uuid.uuid4().hex[:6]  # own Redis key space
-    env = {"DS_TRANSCRIPTS_MONGO_URL": endpoints.mongo_url, "DS_TRANSCRIPTS_MONGO_DB": db_name,
-           "DS_TRANSCRIPTS_REDIS_URL": endpoints.redis_url, "DS_TRANSCRIPTS_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-           "DS_TRANSCRIPTS_JWKS_URL": issuer.url, "DS_TRANSCRIPTS_LOG_LEVEL": "WARNING",
-           "DS_TRANSCRIPTS_ENVIRONMENT": "test", "DS_TRANSCRIPTS_SERVICE_NAME": service_name,
-           "DS_TRANSCRIPTS_PROGRESS_URL": f"http://127.0.0.1:{free_port()}"}
-    settings = Settings(mongo_url=endpoints.mongo_url, mongo_db=db_name, redis_url=endpoints.redis_url,
-                        kafka_bootstrap=endpoints.kafka_bootstrap, service_name=service_name)
     free = [f"bench-free-{i}" for i in range(LEARNERS)]
     paid = [f"bench-paid-{i}" for i in range(LEARNERS)]
     path = f"/service/video-transcript/{CHANNEL}/{VIDEO}"
     results: dict[str, object] = {}
     try:
-        asyncio.run(seed(settings, free, paid))
-        with service_process("ds_transcripts", "api", free_port(), env, workers=WORKERS) as base:
-            check = httpx.get(base + path, headers=issuer.headers(free[0]), timeout=10)
-            check.raise_for_status()
-            assert len(check.json()["transcript"]) == LINES, check.text[:200]
-            results["response_bytes"] = len(check.content)
-            scenarios = {
-                "video_transcript_300_lines_free_learners_registered":
-                    [Request("GET", path, issuer.headers(u)) for u in free],
-                "video_transcript_300_lines_paid_learners":
-                    [Request("GET", path, issuer.headers(u)) for u in paid],
-            }
-            for name, requests in scenarios.items():
-                wrk(base, requests, connections=32, duration_s=3)  # warm-up: token and decision caches
-                stats = wrk(base, requests, connections=32, duration_s=DURATION_S)
-                stats["meets_target"] = (stats["rps"] >= RPS_TARGET and stats["p99_ms"] <= P99_TARGET_MS
-                                         and stats["errors_status"] == 0)
-                results[name] = stats
-        results["target"] = {"min_rps": RPS_TARGET, "max_p99_ms": P99_TARGET_MS, "connections": 32,
-                             "api_workers": WORKERS}
-        write_results("transcripts", results)
+        with fresh_service_env("transcripts", jwks_url=issuer.url, SERVICE_NAME=service_name,
+                               PROGRESS_URL=f"http://127.0.0.1:{free_port()}") as run:
+            settings = Settings(mongo_url=run.endpoints.mongo_url, mongo_db=run.database,
+                                redis_url=run.endpoints.redis_url, kafka_bootstrap=run.endpoints.kafka_bootstrap,
+                                service_name=service_name)
+            asyncio.run(seed(settings, free, paid))
+            with service_process("ds_transcripts", "api", free_port(), run.vars, workers=WORKERS) as base:
+                check = httpx.get(base + path, headers=issuer.headers(free[0]), timeout=10)
+                check.raise_for_status()
+                assert len(check.json()["transcript"]) == LINES, check.text[:200]
+                results["response_bytes"] = len(check.content)
+                scenarios = {
+                    "video_transcript_300_lines_free_learners_registered":
+                        [Request("GET", path, issuer.headers(u)) for u in free],
+                    "video_transcript_300_lines_paid_learners":
+                        [Request("GET", path, issuer.headers(u)) for u in paid],
+                }
+                for name, requests in scenarios.items():
+                    wrk(base, requests, connections=32, duration_s=3)  # warm-up: token and decision caches
+                    stats = wrk(base, requests, connections=32, duration_s=DURATION_S)
+                    stats["meets_target"] = (stats["rps"] >= RPS_TARGET and stats["p99_ms"] <= P99_TARGET_MS
+                                             and stats["errors_status"] == 0)
+                    results[name] = stats
+            results["target"] = {"min_rps": RPS_TARGET, "max_p99_ms": P99_TARGET_MS, "connections": 32,
+                                 "api_workers": WORKERS}
+            write_results("transcripts", results)
     finally:
-        asyncio.run(drop(endpoints.mongo_url, db_name))
         issuer.close()
     return 0 if all(s.get("meets_target") for s in results.values() if isinstance(s, dict) and "rps" in s) else 1
 

@@ -17,15 +17,31 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pymongo import MongoClient
+
+from ds_common.testing.infra import Endpoints, local_endpoints
 
 ROOT = Path(__file__).resolve().parents[4]
 RESULTS_DIR = ROOT / "bench" / "results"
+
+# wrk prints its figures as one JSON line on stderr; other wrk scripts end with this too.
+WRK_REPORT_LUA = """
+function done(summary, latency, requests)
+  io.stderr:write(string.format(
+    '{"requests": %d, "duration_us": %d, "errors_status": %d, "errors_connect": %d, ' ..
+    '"errors_timeout": %d, "errors_read": %d, "p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f}\\n',
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect,
+    summary.errors.timeout, summary.errors.read, latency:percentile(50) / 1000,
+    latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end
+"""
 
 _WRK_SCRIPT = """
 local requests = {}
@@ -43,15 +59,8 @@ function request()
   n = n + 1
   return requests[(n % #requests) + 1]
 end
-function done(summary, latency, requests)
-  io.stderr:write(string.format(
-    '{"requests": %d, "duration_us": %d, "errors_status": %d, "errors_connect": %d, ' ..
-    '"errors_timeout": %d, "errors_read": %d, "p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f}\\n',
-    summary.requests, summary.duration, summary.errors.status, summary.errors.connect,
-    summary.errors.timeout, summary.errors.read, latency:percentile(50) / 1000,
-    latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
-end
-"""
+""" + WRK_REPORT_LUA
+
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,34 @@ def service_process(module: str, role: str, port: int, env: Mapping[str, str], *
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+@dataclass(frozen=True)
+class ServiceEnv:
+    """One benchmark run's settings for a service: `vars` for its processes, its `database`."""
+
+    vars: dict[str, str]
+    database: str
+    endpoints: Endpoints
+
+
+@contextlib.contextmanager
+def fresh_service_env(service: str, *, jwks_url: str | None = None, **settings: str) -> Iterator[ServiceEnv]:
+    """Settings for `service`'s processes against the local test infrastructure, with a database
+    of its own (dropped afterwards), WARNING logs and the test environment. `settings` are
+    further settings by name without the prefix, e.g. `STRIPE_WEBHOOK_SECRET="..."`."""
+    endpoints = local_endpoints()
+    database = f"{service}bench" + "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8]
+    prefix = f"DS_{service.upper()}_"
+    values = {"MONGO_URL": endpoints.mongo_url, "MONGO_DB": database, "REDIS_URL": endpoints.redis_url,
+              "KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap, "LOG_LEVEL": "WARNING", "ENVIRONMENT": "test",
+              **({"JWKS_URL": jwks_url} if jwks_url else {}), **settings}
+    try:
+        yield ServiceEnv({prefix + name: value for name, value in values.items()}, database, endpoints)
+    finally:
+        client: MongoClient[dict[str, Any]]
+        with MongoClient(endpoints.mongo_url, directConnection=True) as client:
+            client.drop_database(database)
 
 
 def write_results(name: str, results: Mapping[str, Any]) -> Path:
