@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from ds_common.events.consumer import (
 )
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import KafkaPublisher, ensure_topics
-from ds_common.events.outbox import OUTBOX, PENDING, OutboxRelay, document_with_events, with_events
+from ds_common.events.outbox import OUTBOX, PENDING, OutboxNudge, OutboxRelay, document_with_events, with_events
 from ds_common.testing.fixtures import unique
 from ds_common.testing.infra import Endpoints
 from pymongo.asynchronous.database import AsyncDatabase
@@ -252,46 +253,45 @@ async def test_broker_restart_while_writing_loses_nothing(mongo_db: AsyncDatabas
     print(f"\nbroker restart test: {len(written)} events written during the outage window, none lost")
 
 
-async def test_a_nudged_relay_publishes_without_waiting_for_its_poll(
-        mongo_db: AsyncDatabase, endpoints: Endpoints, redis) -> None:
-    from ds_common.events.outbox import OutboxNudge
-
+@contextlib.asynccontextmanager
+async def nudged_relay(mongo_db: AsyncDatabase, endpoints: Endpoints, redis,
+                       **options: float) -> AsyncIterator[tuple[str, OutboxNudge]]:
+    """A running relay over `items` with a Redis nudge; yields its fresh topic and the nudge."""
     topic = unique("test.nudge")
     await ensure_topics(endpoints.kafka_bootstrap, [topic], partitions=1)
     nudge = OutboxNudge(redis, unique("svc"))
     publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="test-nudge")
-    relay = OutboxRelay(mongo_db, ["items"], publisher, service="test", idle_interval=30, nudge=nudge)
-    async with running(relay.run):
-        await asyncio.sleep(0.5)  # the relay is idle, waiting for a nudge (or 30 s)
+    relay = OutboxRelay(mongo_db, ["items"], publisher, service="test", nudge=nudge, **options)
+    try:
+        async with running(relay.run):
+            await asyncio.sleep(0.5)  # past the start-up scan: the relay waits for a nudge
+            yield topic, nudge
+    finally:
+        await publisher.close()
+
+
+async def test_a_nudged_relay_publishes_without_waiting_for_its_poll(
+        mongo_db: AsyncDatabase, endpoints: Endpoints, redis) -> None:
+    async with nudged_relay(mongo_db, endpoints, redis, idle_interval=30) as (topic, nudge):
         e = event(topic, "k", 1)
         started = time.monotonic()
         await mongo_db.items.insert_one(document_with_events({"_id": "k"}, e))
         await nudge.nudge("items", "k")
         await wait_outbox_empty(mongo_db, timeout=5)
         latency = time.monotonic() - started
-    await publisher.close()
     assert latency < 2.0, latency
     assert [r.id for r in await read_topic(endpoints.kafka_bootstrap, topic, expected=1)] == [e.id]
 
 
 async def test_events_whose_nudge_was_lost_are_found_by_the_periodic_scan(
         mongo_db: AsyncDatabase, endpoints: Endpoints, redis) -> None:
-    from ds_common.events.outbox import OutboxNudge
-
-    topic = unique("test.lostnudge")
-    await ensure_topics(endpoints.kafka_bootstrap, [topic], partitions=1)
-    nudge = OutboxNudge(redis, unique("svc"))
-    publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="test-lost-nudge")
-    relay = OutboxRelay(mongo_db, ["items"], publisher, service="test", nudge=nudge, full_scan_interval=1.0)
-    async with running(relay.run):
-        await asyncio.sleep(0.5)  # past the start-up scan
+    async with nudged_relay(mongo_db, endpoints, redis, full_scan_interval=1.0) as (topic, nudge):
         lost = event(topic, "lost", 1)
         await mongo_db.items.insert_one(document_with_events({"_id": "lost"}, lost))  # writer died before nudging
         addressed = event(topic, "addressed", 1)
         await mongo_db.items.insert_one(document_with_events({"_id": "addressed"}, addressed))
         await nudge.nudge("items", "addressed")
         await wait_outbox_empty(mongo_db, timeout=10)
-    await publisher.close()
     received = await read_topic(endpoints.kafka_bootstrap, topic, expected=2)
     assert {r.id for r in received} == {lost.id, addressed.id}
 
