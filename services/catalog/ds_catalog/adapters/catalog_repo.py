@@ -6,7 +6,8 @@
   its outbox, written in the same single-document write as the change. A deleted video stays as a
   tombstone (`removed: true`) until its `video.removed` event is relayed, and is revived in place
   when the same video is uploaded again, its `seq` continuing.
-- `_tseq` / `_tat` order the transcript state projected from the transcripts service.
+- `_tseq` / `_tat` and `_rseq` / `_rat` order the transcript status and refinement projected from
+  the transcripts service (one per-video sequence across its three event types and topics).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ INDEXES = [
 EventFactory = Callable[[int], Envelope]  # sequence -> the event to store with the change
 ChangeEvent = Callable[[Document, int], Envelope]  # (the changed video, sequence) -> its event
 PublishOutcome = Literal["created", "duplicate"]
+
+
+TranscriptAspect = Literal["status", "refinement"]
+ASPECT_GUARDS: dict[TranscriptAspect, tuple[str, str]] = {"status": ("_tseq", "_tat"), "refinement": ("_rseq", "_rat")}
 
 
 class CatalogRepo:
@@ -132,7 +137,7 @@ class CatalogRepo:
             return "duplicate"
         seq = int(existing.get("seq", 0)) + 1 if existing else 1
         state = {**fields, "channel_id": channel_id, "video_id": video_id, "removed": False, "seq": seq,
-                 "_tseq": -1, "_tat": EPOCH}
+                 "_tseq": -1, "_tat": EPOCH, "_rseq": -1, "_rat": EPOCH}
         if existing is None:
             try:
                 await self.videos.insert_one(document_with_events({"_id": key, **state}, event(seq)))
@@ -173,9 +178,13 @@ class CatalogRepo:
         return changed is not None
 
     async def apply_transcript_state(self, channel_id: str, video_id: str, sequence: int, at: datetime,
-                                     fields: Mapping[str, Any]) -> bool:
-        """Project the transcripts service's state: newer (sequence, time) wins; never creates a video."""
-        newer = {"$or": [{"_tseq": {"$lt": sequence}}, {"_tseq": sequence, "_tat": {"$lt": at}}]}
+                                     fields: Mapping[str, Any], *, aspect: TranscriptAspect) -> bool:
+        """Project one aspect of the transcripts service's state ("status": availability, count,
+        error; "refinement": the refined flag): per aspect, the newer (sequence, time) wins, so a
+        refinement is kept when a later status event of another topic overtook it. Never creates
+        a video."""
+        seq, when = ASPECT_GUARDS[aspect]
+        newer = {"$or": [{seq: {"$exists": False}}, {seq: {"$lt": sequence}}, {seq: sequence, when: {"$lt": at}}]}
         result = await self.videos.update_one({"_id": video_key(channel_id, video_id), **newer},
-                                              {"$set": {**fields, "_tseq": sequence, "_tat": at}})
+                                              {"$set": {**fields, seq: sequence, when: at}})
         return result.modified_count == 1
