@@ -106,10 +106,15 @@ async def test_channel_badges_list_every_video_of_the_channel(client, issuer, se
                            key=f"{channel}:{v}", sequence=1, producer="catalog") for v in ("v1", "v2", "v3")]
     removed = new_event(VideoRemoved(channel_id=channel, video_id="v3"), key=f"{channel}:v3", sequence=2,
                         producer="catalog")
+    # v4 was published, then deleted; the two topics deliver the deletion first.
+    v4 = [new_event(VideoRemoved(channel_id=channel, video_id="v4"), key=f"{channel}:v4", sequence=2,
+                    producer="catalog"),
+          new_event(VideoPublished(channel_id=channel, video_id="v4", title="v4", link="https://y/v4"),
+                    key=f"{channel}:v4", sequence=1, producer="catalog")]
     async with stores_for(settings) as stores:
         apply = handlers(stores)
         for _ in range(2):  # delivered twice (a replay): the same result
-            for event in [*published, removed]:
+            for event in [*published, removed, *v4]:
                 await apply[event.type](event)
     await client.post("/user/progress", json=save_body(channel, "v1", completion=40), headers=h)
     await client.post("/user/progress", json=save_body(channel, "v7", completion=10), headers=h)  # not seen yet

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -91,22 +92,33 @@ class Users:
 
 
 class ChannelVideos:
-    """The catalog's video ids per channel, as progress's consumer last saw them."""
+    """The catalog's videos per channel, as progress's consumer last saw them: one document per
+    channel, `v.<video id>` = {seq, removed}. `video.published` and `video.removed` travel on
+    different topics, so each video keeps the newest of its catalog sequence numbers."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.collection = db[CHANNEL_VIDEOS]
 
+    async def record(self, channel_id: str, video_id: str, sequence: int, *, removed: bool) -> None:
+        field = f"v.{video_id}"
+        newer = {"$or": [{f"{field}.seq": {"$exists": False}}, {f"{field}.seq": {"$lt": sequence}}]}
+        with contextlib.suppress(DuplicateKeyError):  # the channel exists and holds a newer state
+            await self.collection.update_one({"_id": channel_id, **newer},
+                                             {"$set": {field: {"seq": sequence, "removed": removed}}}, upsert=True)
+
+    async def _videos(self, channel_id: str) -> dict[str, Document]:
+        doc = await self.collection.find_one({"_id": channel_id}, {"v": 1})
+        return dict(doc.get("v") or {}) if doc else {}
+
     async def video_ids(self, channel_id: str) -> list[str]:
-        doc = await self.collection.find_one({"_id": channel_id}, {"videos": 1})
-        return list(doc.get("videos") or []) if doc else []
+        return [video for video, state in (await self._videos(channel_id)).items() if not state.get("removed")]
 
     async def removed(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (channel, video) pairs the catalog has deleted (one `_id` read per channel)."""
         gone: set[tuple[str, str]] = set()
         for channel_id in {channel for channel, _ in keys}:
-            doc = await self.collection.find_one({"_id": channel_id}, {"removed": 1})
-            deleted = set(doc.get("removed") or ()) if doc else set()
-            gone |= {(c, v) for c, v in keys if c == channel_id and v in deleted}
+            videos = await self._videos(channel_id)
+            gone |= {(c, v) for c, v in keys if c == channel_id and videos.get(v, {}).get("removed")}
         return gone
 
 

@@ -14,12 +14,14 @@ from ds_common.events.contracts import PlanChanged, UserRegistered, UserUpdated,
 from ds_common.events.envelope import Envelope
 from ds_common.runtime import Stores
 
-from ds_progress.adapters.collections import CHANNEL_VIDEOS, ENTITLEMENTS, USERS
+from ds_progress.adapters.collections import ENTITLEMENTS, USERS
+from ds_progress.adapters.records import ChannelVideos
 from ds_progress.adapters.stats import PracticeStats
 
 
 def handlers(stores: Stores) -> Mapping[str, Handler]:
-    users, entitlements, channel_videos = stores.db[USERS], stores.db[ENTITLEMENTS], stores.db[CHANNEL_VIDEOS]
+    users, entitlements = stores.db[USERS], stores.db[ENTITLEMENTS]
+    channel_videos = ChannelVideos(stores.db)
     stats = PracticeStats(stores.db)
 
     async def user_registered(event: Envelope) -> None:
@@ -43,18 +45,13 @@ def handlers(stores: Stores) -> Mapping[str, Handler]:
     async def practice_recorded(event: Envelope) -> None:
         await stats.record(event)
 
-    # One video's events share a key, so they arrive in order; a replay repeats them in order.
     async def video_published(event: Envelope) -> None:
         data = VideoPublished.model_validate(event.data)
-        await channel_videos.update_one(
-            {"_id": data.channel_id},
-            {"$addToSet": {"videos": data.video_id}, "$pull": {"removed": data.video_id}}, upsert=True)
+        await channel_videos.record(data.channel_id, data.video_id, event.sequence, removed=False)
 
     async def video_removed(event: Envelope) -> None:
         data = VideoRemoved.model_validate(event.data)
-        await channel_videos.update_one(
-            {"_id": data.channel_id},
-            {"$pull": {"videos": data.video_id}, "$addToSet": {"removed": data.video_id}}, upsert=True)
+        await channel_videos.record(data.channel_id, data.video_id, event.sequence, removed=True)
 
     return {"user.registered": user_registered, "user.updated": user_updated,
             "plan.changed": plan_changed, "practice.recorded": practice_recorded,
