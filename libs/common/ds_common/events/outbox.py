@@ -92,18 +92,18 @@ class OutboxNudge:
     async def wait(self, timeout: float) -> None:
         await self.redis.blpop([self.key], timeout=max(timeout, 0.01))
 
-    async def take(self, count: int) -> dict[str, set[str | int] | None]:
-        """Pop up to `count` addresses: collection → document ids, or None for "scan it"."""
+    async def take(self, count: int) -> tuple[dict[str, set[str | int] | None], int]:
+        """Pop up to `count` addresses: (collection → document ids or None for "scan it", how many)."""
         taken: dict[str, set[str | int] | None] = {}
-        popped = cast("list[str | bytes] | None", await self.redis.spop(self.addresses_key, count))
-        for raw in popped or ():
+        popped = cast("list[str | bytes] | None", await self.redis.spop(self.addresses_key, count)) or []
+        for raw in popped:
             collection, *doc_id = json.loads(raw)
             ids = taken.setdefault(collection, set())
             if ids is not None and doc_id:
                 ids.add(doc_id[0])
             else:
                 taken[collection] = None
-        return taken
+        return taken, len(popped)
 
 
 class OutboxRelay:
@@ -122,6 +122,7 @@ class OutboxRelay:
         self.nudge = nudge
         self.full_scan_interval = full_scan_interval
         self._last_full_scan = -float("inf")
+        self._more_addresses = False  # the last round popped a full batch: go on without idling
 
     async def publish_pending(self) -> int:
         """One round; returns how many events were published. Reads the nudged documents by `_id`,
@@ -129,7 +130,8 @@ class OutboxRelay:
         targets: dict[str, set[str | int] | None] = {}
         if self.nudge is not None:
             try:
-                targets = await self.nudge.take(self.batch_size)
+                targets, taken = await self.nudge.take(self.batch_size)
+                self._more_addresses = taken >= self.batch_size
             except RedisError:
                 logger.warning("outbox addresses unavailable; scanning", exc_info=True)
                 targets = dict.fromkeys(self.collections)
@@ -195,7 +197,7 @@ class OutboxRelay:
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
-            if published == 0:
+            if published == 0 and not self._more_addresses:
                 await self._idle(stop, max(self.idle_interval - (time.monotonic() - started), 0))
 
     async def _idle(self, stop: asyncio.Event, seconds: float) -> None:

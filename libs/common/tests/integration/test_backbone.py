@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ds_common.events.cli import replay_dlt
@@ -255,7 +256,7 @@ async def test_broker_restart_while_writing_loses_nothing(mongo_db: AsyncDatabas
 
 @contextlib.asynccontextmanager
 async def nudged_relay(mongo_db: AsyncDatabase, endpoints: Endpoints, redis,
-                       **options: float) -> AsyncIterator[tuple[str, OutboxNudge]]:
+                       **options: Any) -> AsyncIterator[tuple[str, OutboxNudge]]:
     """A running relay over `items` with a Redis nudge; yields its fresh topic and the nudge."""
     topic = unique("test.nudge")
     await ensure_topics(endpoints.kafka_bootstrap, [topic], partitions=1)
@@ -294,6 +295,18 @@ async def test_events_whose_nudge_was_lost_are_found_by_the_periodic_scan(
         await wait_outbox_empty(mongo_db, timeout=10)
     received = await read_topic(endpoints.kafka_bootstrap, topic, expected=2)
     assert {r.id for r in received} == {lost.id, addressed.id}
+
+
+async def test_a_backlog_of_stale_addresses_does_not_delay_a_new_event(
+        mongo_db: AsyncDatabase, endpoints: Endpoints, redis) -> None:
+    async with nudged_relay(mongo_db, endpoints, redis, idle_interval=30, batch_size=5) as (topic, nudge):
+        done = [f"done-{i}" for i in range(100)]  # published long ago: their addresses are stale
+        await mongo_db.items.insert_many([{"_id": d} for d in done])
+        fresh = event(topic, "fresh", 1)
+        await mongo_db.items.insert_one(document_with_events({"_id": "fresh"}, fresh))
+        await nudge.nudge("items", *done, "fresh")  # one wake-up; "fresh" is rarely in the first pop
+        await wait_outbox_empty(mongo_db, timeout=5)  # not after the 30 s idle
+    assert [r.id for r in await read_topic(endpoints.kafka_bootstrap, topic, expected=1)] == [fresh.id]
 
 
 async def test_relay_retries_a_failed_round_and_then_publishes(mongo_db: AsyncDatabase) -> None:
