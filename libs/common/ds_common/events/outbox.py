@@ -6,10 +6,12 @@ The relay publishes pending events with acks=all, then removes exactly those eve
 anywhere loses nothing and at worst publishes an event twice; consumers are idempotent.
 
 Finding pending documents: a writer's nudge names the document it wrote, so the relay reads just
-that one by `_id`; a full scan for `_outbox_pending` runs at start, every `full_scan_interval`,
-for a nudge that names no document, and whenever Redis fails. The scan is the safety net (a lost
-nudge, a relay that died holding addresses); addressed nudges keep latency flat however large the
-collections grow (FerretDB cannot use the `_outbox_pending` index and reads every document).
+that one by `_id`. The relay scans for `_outbox_pending` itself at start, after a failed round,
+for a nudge that names no document, and while Redis fails. The safety net for a lost nudge (a
+writer that died between its write and its nudge) is a sweep beside the relay loop: every
+`full_scan_interval` it lists the pending documents' ids and nudges them, so the slow scan never
+holds up the loop. Addressed nudges keep latency flat however large the collections grow
+(FerretDB cannot use the `_outbox_pending` index and reads every document).
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ class OutboxRelay:
         self.max_backoff = max_backoff
         self.nudge = nudge
         self.full_scan_interval = full_scan_interval
-        self._last_full_scan = -float("inf")
+        self._scan_due = True  # at start: whatever was pending before
         self._more_addresses = False  # the last round popped a full batch: go on without idling
 
     async def publish_pending(self) -> int:
@@ -134,10 +136,10 @@ class OutboxRelay:
                 self._more_addresses = taken >= self.batch_size
             except RedisError:
                 logger.warning("outbox addresses unavailable; scanning", exc_info=True)
-                targets = dict.fromkeys(self.collections)
-        if self.nudge is None or time.monotonic() - self._last_full_scan >= self.full_scan_interval:
+                self._scan_due = True
+        if self.nudge is None or self._scan_due:
             targets = dict.fromkeys(self.collections)
-            self._last_full_scan = time.monotonic()
+            self._scan_due = False
         total = 0
         oldest: datetime | None = None
         for name in self.collections:
@@ -165,7 +167,7 @@ class OutboxRelay:
         if ids is None:
             docs = await collection.find({PENDING: True}, {OUTBOX: 1}).limit(self.batch_size).to_list()
             if len(docs) == self.batch_size:
-                self._last_full_scan = -float("inf")  # more to do: scan again next round
+                self._scan_due = True  # more to do: scan again next round
             return docs
         # One read per `_id`: an index hit on every store (FerretDB scans for `$in`).
         found = await asyncio.gather(*(collection.find_one({"_id": i, PENDING: True}, {OUTBOX: 1}) for i in ids))
@@ -181,6 +183,33 @@ class OutboxRelay:
             await coll.update_one({"_id": doc_id}, {"$pullAll": {OUTBOX: list(published)}})
 
     async def run(self, stop: asyncio.Event) -> None:
+        sweeper = asyncio.create_task(self._sweep(stop)) if self.nudge is not None else None
+        try:
+            await self._loop(stop)
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+
+    async def _sweep(self, stop: asyncio.Event) -> None:
+        """Every `full_scan_interval`, nudge the documents still pending (their nudge was lost)."""
+        assert self.nudge is not None
+        while not stop.is_set():
+            await _sleep_or_stop(stop, self.full_scan_interval)
+            for name in self.collections:
+                try:
+                    docs = await self.db[name].find({PENDING: True}, {"_id": 1}).to_list()
+                    ids = [doc["_id"] for doc in docs]
+                    if all(isinstance(i, (str, int)) for i in ids):
+                        if ids:
+                            await self.nudge.nudge(name, *ids)
+                    else:
+                        await self.nudge.nudge(name)  # ids that cannot travel as JSON: scan it
+                except Exception:
+                    logger.warning("outbox sweep of %s failed", name, exc_info=True)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         backoff = 0.2
         logger.info("relay started", extra={"collections": self.collections})
         while not stop.is_set():
@@ -192,7 +221,7 @@ class OutboxRelay:
                 raise
             except Exception:
                 FAILURES.labels(self.service).inc()
-                self._last_full_scan = -float("inf")  # the addresses taken this round are gone: scan
+                self._scan_due = True  # the addresses taken this round are gone: scan
                 logger.warning("relay round failed; retrying in %.1fs", backoff, exc_info=True)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, self.max_backoff)
