@@ -84,11 +84,16 @@ def ensure_wrk() -> str:
 
 
 def wrk(base_url: str, requests: Sequence[Request], *, connections: int = 32, threads: int = 1,
-        duration_s: int = 10) -> dict[str, Any]:
-    """Drive `requests` (rotating) at `base_url`; returns req/s, p50/p90/p99 and error counts."""
+        duration_s: int = 10, pause_ms: int = 0) -> dict[str, Any]:
+    """Drive `requests` (rotating) at `base_url`; returns req/s, p50/p90/p99 and error counts.
+
+    By default each connection sends as fast as answers come (the capacity). With `pause_ms`,
+    each waits that long between an answer and its next request: a paced load, which gives the
+    latency at a rate (about connections * 1000 / (pause_ms + latency) per second) rather than
+    at saturation."""
     with tempfile.TemporaryDirectory() as tmp:
         script, lines = Path(tmp, "bench.lua"), Path(tmp, "requests.tsv")
-        script.write_text(_WRK_SCRIPT)
+        script.write_text(_WRK_SCRIPT + (f"function delay() return {pause_ms} end\n" if pause_ms else ""))
         lines.write_text("\n".join(r.line() for r in requests) + "\n")
         done = subprocess.run(
             [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--timeout", "5s",
