@@ -26,6 +26,7 @@ from ds_common.events.outbox import PENDING
 from ds_common.redis import KeySpace
 from ds_common.settings import ServiceSettings
 from ds_common.testing.infra import Endpoints
+from ds_common.testing.kafka import start_group_at_end
 from fastapi import FastAPI
 
 pytestmark = pytest.mark.integration
@@ -61,20 +62,6 @@ async def events_for(bootstrap: str, topic: str, key: str) -> list[Envelope]:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 found += [Envelope.from_bytes(r.value) for r in records if r.key == key.encode()]
         return found
-    finally:
-        await consumer.stop()
-
-
-async def skip_history(bootstrap: str, group: str, topics: list[str]) -> None:
-    """Commit `group`'s offsets at the topics' current ends, so a new consumer group starts from now
-    instead of replaying what every other test published before (shared topics)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or [])]
-        consumer.assign(tps)
-        await consumer.commit(await consumer.end_offsets(tps))
     finally:
         await consumer.stop()
 
@@ -167,7 +154,7 @@ async def test_plan_changed_is_mirrored_newest_first_and_expires_at_read_time(
     user_id, token = signed.json()["user"]["user_id"], signed.headers["x-ds-access-token"]
     soon = datetime.now(UTC) + timedelta(hours=1)
     later = datetime.now(UTC) + timedelta(days=30)
-    await skip_history(endpoints.kafka_bootstrap, settings.service_name, ["plan.changed", "session.revoked"])
+    await start_group_at_end(endpoints.kafka_bootstrap, settings.service_name, ["plan.changed", "session.revoked"])
     async with running(consumer_app(settings)):
         await publish_plan(endpoints.kafka_bootstrap, user_id, 2,
                            Entitlement(plan="Pro", expires_at=later, is_recurring=True, next_payment_at=later))

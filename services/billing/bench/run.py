@@ -30,7 +30,6 @@ import uuid
 import httpx
 import stripe
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from ds_common.events.kafka import ensure_topics
 from ds_common.mongo import make_mongo_client
 from ds_common.testing.bench import Request, fresh_service_env, service_process, write_results, wrk
 from ds_common.testing.infra import free_port, local_endpoints
@@ -60,20 +59,6 @@ def checkout_event(user_id: str) -> str:
 def signed_headers(body: str) -> dict[str, str]:
     return {"Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body, SECRET),
             "Content-Type": "application/json"}
-
-
-async def start_group_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
-    """A new consumer group that starts at the end (skips other runs' history on shared topics)."""
-    await ensure_topics(bootstrap, topics)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        consumer.assign(partitions)
-        await consumer.commit(dict(await consumer.end_offsets(partitions)))
-    finally:
-        await consumer.stop()
 
 
 async def count(mongo_url: str, db_name: str, collection: str, query: dict) -> int:
@@ -150,16 +135,12 @@ async def measure_latency(base: str, bootstrap: str) -> dict[str, float]:
 def main() -> int:
     issuer = TestIssuer()
     issuer.serve()
-    group = f"billing-bench-{uuid.uuid4().hex[:8]}"
     with contextlib.ExitStack() as stack:
         stack.callback(issuer.close)
         run = stack.enter_context(fresh_service_env(
             "billing", jwks_url=issuer.url, STRIPE_API_BASE=local_endpoints().stripe_api_base,
-            STRIPE_WEBHOOK_SECRET=SECRET, CONSUMER_GROUP=group))
+            STRIPE_WEBHOOK_SECRET=SECRET))
         endpoints, db_name, env = run.endpoints, run.database, run.vars
-        asyncio.run(start_group_at_end(endpoints.kafka_bootstrap, group,
-                                       ["billing.stripe_event_received", "user.registered", "user.updated",
-                                        "session.revoked", "plan.changed", "payment.completed"]))
         with service_process("ds_billing", "relay", free_port(), env), \
                 service_process("ds_billing", "consumer", free_port(), env), \
                 service_process("ds_billing", "api", free_port(), env, workers=2) as base:

@@ -7,19 +7,18 @@ import inspect
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import stripe
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from ds_billing.adapters.users import Users
 from ds_billing.settings import Settings
 from ds_common.events.contracts import UserRegistered
 from ds_common.events.envelope import new_event
-from ds_common.events.kafka import KafkaPublisher, ensure_topics
+from ds_common.events.kafka import KafkaPublisher
 from ds_common.mongo import Document
 from ds_common.testing.jwks import TestIssuer
 from pymongo.asynchronous.database import AsyncDatabase
@@ -53,30 +52,6 @@ def stripe_event(stripe_type: str, obj: dict[str, Any], *, event_id: str | None 
 def signed(body: str, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> dict[str, str]:
     header = stripe.WebhookSignature.generate_signature_header(body, secret, timestamp=timestamp)
     return {"Stripe-Signature": header, "Content-Type": "application/json"}
-
-
-async def start_group_at_end(bootstrap: str, group: str, topics: Iterable[str]) -> None:
-    """Commit the current end of `topics` for a new `group`, so it skips other tests' history."""
-    topics = list(topics)
-    await ensure_topics(bootstrap, topics)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = []
-        for topic in topics:
-            found: set[int] = set()
-            deadline = time.monotonic() + 15
-            while not found and time.monotonic() < deadline:
-                found = consumer.partitions_for_topic(topic) or set()
-                if not found:
-                    await consumer._client.force_metadata_update()
-                    await asyncio.sleep(0.1)
-            partitions += [TopicPartition(topic, p) for p in found]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
 
 
 async def wait_for(check: Callable[[], Awaitable[Any] | Any], *, timeout: float = 20.0,

@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
-from billing_helpers import WEBHOOK_SECRET, Billing, OffsetClock, start_group_at_end
+from billing_helpers import WEBHOOK_SECRET, Billing, OffsetClock
 from ds_billing.main import api_app, consumer_app, relay_app
 from ds_billing.settings import Settings
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.mongo import Document
 from ds_common.testing.infra import Endpoints
 from ds_common.testing.jwks import TestIssuer
+from ds_common.testing.kafka import start_group_at_end
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 

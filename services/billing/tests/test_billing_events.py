@@ -8,10 +8,11 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from billing_helpers import Billing, start_group_at_end, wait_for
+from billing_helpers import Billing, wait_for
 from ds_common.events.consumer import ConsumerRunner
 from ds_common.events.envelope import Envelope
 from ds_common.runtime import Stores
+from ds_common.testing.kafka import start_group_at_end
 from ds_progress.adapters.collections import ENTITLEMENTS as PROGRESS_ENTITLEMENTS
 from ds_progress.domain.rules import has_paid_plan
 from ds_progress.messaging.handlers import handlers as progress_handlers

@@ -88,8 +88,7 @@ def main() -> int:
                                   "autosave_load_saves_per_s": round(AUTOSAVE_LOAD, 1)}
 
     def environment() -> contextlib.AbstractContextManager[ServiceEnv]:  # a fresh database per scenario
-        return fresh_service_env("progress", jwks_url=issuer.url,
-                                 CONSUMER_GROUP=f"progress-bench-{uuid.uuid4().hex[:8]}")
+        return fresh_service_env("progress", jwks_url=issuer.url)
 
     try:
         with environment() as run, service_process("ds_progress", "api", free_port(), run.vars, workers=2) as base:

@@ -8,7 +8,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from ds_common.events.consumer import ConsumerRunner, Handler
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.events.outbox import OutboxRelay
@@ -73,34 +72,3 @@ def consumer(settings: Settings, stores: Stores, group: str,
                           backoff_base=0.05, client_id=group)
 
 
-async def position_group(bootstrap: str, group: str, topics: list[str],
-                         offsets: dict[TopicPartition, int] | None = None) -> dict[TopicPartition, int]:
-    """Commit `offsets` for `group` (default: the topics' current ends) and return them.
-
-    The shared test topics hold every earlier run's events; a test group starts where the test's
-    own events will start, and a replay moves it back there (what `ds-events rewind` does from the
-    very beginning for a real rebuild).
-    """
-    client = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await client.start()
-    try:
-        if offsets is None:
-            partitions = []
-            for topic in topics:
-                found = await until(lambda t=topic: _partitions(client, t))
-                partitions += [TopicPartition(topic, p) for p in sorted(found)]
-            client.assign(partitions)
-            offsets = await client.end_offsets(partitions)
-        else:
-            client.assign(list(offsets))
-        await client.commit(offsets)
-        return offsets
-    finally:
-        await client.stop()
-
-
-async def _partitions(client: AIOKafkaConsumer, topic: str) -> set[int]:
-    found = client.partitions_for_topic(topic)
-    if not found:
-        await client._client.force_metadata_update()
-    return found or set()

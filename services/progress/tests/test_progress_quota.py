@@ -11,8 +11,9 @@ from ds_common.events.contracts import Entitlement, PlanChanged
 from ds_common.events.envelope import new_event
 from ds_common.events.kafka import KafkaPublisher, ensure_topics
 from ds_common.testing.fixtures import unique
+from ds_common.testing.kafka import start_group_at_end
 from ds_progress.adapters.collections import QUOTA
-from progress_helpers import consumer, position_group, running, stores_for, until
+from progress_helpers import consumer, running, stores_for, until
 
 pytestmark = pytest.mark.integration
 
@@ -112,7 +113,7 @@ async def test_plan_changed_lifts_the_limit_within_2s_and_expiry_restores_it(
     await ensure_topics(endpoints.kafka_bootstrap, topics)
     publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="fake-billing")
     group = unique("progress-test")
-    await position_group(endpoints.kafka_bootstrap, group, topics)
+    await start_group_at_end(endpoints.kafka_bootstrap, group, topics)
     async with stores_for(settings) as stores:
         runner = consumer(settings, stores, group)
         async with running(runner.run):

@@ -13,8 +13,9 @@ import pytest
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import ensure_topics
 from ds_common.testing.fixtures import unique
+from ds_common.testing.kafka import start_group_at_end
 from ds_progress.adapters.collections import STATS_DAILY
-from progress_helpers import consumer, position_group, relay, running, save_body, stores_for, until
+from progress_helpers import consumer, relay, running, save_body, stores_for, until
 
 pytestmark = pytest.mark.integration
 TOPICS = ["practice.recorded", "plan.changed", "session.revoked", "user.registered", "user.updated"]
@@ -28,7 +29,7 @@ async def test_statistics_exact_after_a_crash_mid_batch_and_after_a_full_replay(
         client, issuer, clock, settings, endpoints, mongo_db) -> None:
     await ensure_topics(endpoints.kafka_bootstrap, TOPICS)
     group = unique("progress-stats")
-    start = await position_group(endpoints.kafka_bootstrap, group, TOPICS)
+    start = await start_group_at_end(endpoints.kafka_bootstrap, group, TOPICS)
     user = unique("u")
     h = issuer.headers(user)
     day_one = clock.now()
@@ -70,7 +71,7 @@ async def test_statistics_exact_after_a_crash_mid_batch_and_after_a_full_replay(
 
         # Full replay: reset the projection, move the group back, consume again.
         await mongo_db[STATS_DAILY].delete_many({})
-        await position_group(settings.kafka_bootstrap, group, TOPICS, start)
+        await start_group_at_end(settings.kafka_bootstrap, group, TOPICS, start)
         third = consumer(settings, stores, group)
         async with running(third.run):
             await until(lambda: _equals(total(client, h), expected), timeout=60)

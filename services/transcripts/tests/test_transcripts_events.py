@@ -21,6 +21,7 @@ from ds_common.events.registry import REGISTRY
 from ds_common.testing.fixtures import unique
 from ds_common.testing.infra import Endpoints
 from ds_common.testing.jwks import TestIssuer
+from ds_common.testing.kafka import start_group_at_end
 from ds_transcripts.main import consumer_app, relay_app
 from ds_transcripts.settings import Settings
 from transcripts_helpers import (
@@ -30,7 +31,6 @@ from transcripts_helpers import (
     harness,
     published,
     recorded_fetcher,
-    skip_history,
 )
 
 pytestmark = pytest.mark.integration
@@ -73,7 +73,7 @@ async def read_keyed(bootstrap: str, topic: str, keys: set[str], timeout: float 
 
 async def test_consumer_and_relay_on_kafka(settings: Settings, endpoints: Endpoints, issuer: TestIssuer) -> None:
     await ensure_topics(endpoints.kafka_bootstrap, [c.topic for c in REGISTRY])
-    await skip_history(endpoints.kafka_bootstrap, settings.consumer_group,
+    await start_group_at_end(endpoints.kafka_bootstrap, settings.consumer_group,
                        ["video.published", "video.updated", "video.removed", "video.started", "plan.changed",
                         "session.revoked"])
     ch, slow, uploaded, learner, payer = unique("UCev"), video_id(), video_id(), unique("u"), unique("p")

@@ -276,17 +276,3 @@ def no_youtube() -> Iterator[RecordedYouTube]:
         yield recorder
 
 
-async def skip_history(bootstrap: str, group: str, topics: list[str]) -> None:
-    """Commit `group`'s offsets at the end of `topics`, so a consumer of that group starts with what
-    is published next: the shared topics hold thousands of other tests' events."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or {0, 1, 2})]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.commit({tp: offset for tp, offset in ends.items()})
-    finally:
-        await consumer.stop()

@@ -8,6 +8,7 @@ reports its own latency percentiles as JSON.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -27,6 +28,7 @@ import httpx
 from pymongo import MongoClient
 
 from ds_common.testing.infra import Endpoints, local_endpoints
+from ds_common.testing.kafka import start_group_at_end
 
 ROOT = Path(__file__).resolve().parents[4]
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -153,14 +155,19 @@ class ServiceEnv:
 @contextlib.contextmanager
 def fresh_service_env(service: str, *, jwks_url: str | None = None, **settings: str) -> Iterator[ServiceEnv]:
     """Settings for `service`'s processes against the local test infrastructure, with a database
-    of its own (dropped afterwards), WARNING logs and the test environment. `settings` are
+    of its own (dropped afterwards), a consumer group of its own that starts at the current end of
+    every topic (as a caught-up deployment would: replaying the shared topics' history would load
+    the store during the measurement), WARNING logs and the test environment. `settings` are
     further settings by name without the prefix, e.g. `STRIPE_WEBHOOK_SECRET="..."`."""
     endpoints = local_endpoints()
-    database = f"{service}bench" + "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8]
+    run_id = "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8]
+    database, group_suffix = f"{service}bench{run_id}", f"-bench-{run_id}"
+    # Every service names its consumer group after itself.
+    asyncio.run(start_group_at_end(endpoints.kafka_bootstrap, service + group_suffix))
     prefix = f"DS_{service.upper()}_"
     values = {"MONGO_URL": endpoints.mongo_url, "MONGO_DB": database, "REDIS_URL": endpoints.redis_url,
               "KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap, "LOG_LEVEL": "WARNING", "ENVIRONMENT": "test",
-              **({"JWKS_URL": jwks_url} if jwks_url else {}), **settings}
+              "CONSUMER_GROUP_SUFFIX": group_suffix, **({"JWKS_URL": jwks_url} if jwks_url else {}), **settings}
     try:
         yield ServiceEnv({prefix + name: value for name, value in values.items()}, database, endpoints)
     finally:
