@@ -43,7 +43,11 @@ func main() {
 		Listener:  ferretdb.ListenerConfig{Unix: socket},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dataDir + "/",
+		// synchronous=NORMAL: a commit reaches the WAL file (the OS) before it is acknowledged and
+		// survives any process crash, but is fsynced at checkpoints rather than per commit. That is
+		// MongoDB's default (w:1, journal flushed every 100 ms), and writes run one at a time here,
+		// so an fsync per commit capped every service's writes (1,250 -> 3,080 writes/s).
+		SQLiteURL: "file:" + *dataDir + "/?_pragma=synchronous(NORMAL)",
 	})
 	if err != nil {
 		log.Fatal(err)
