@@ -3,12 +3,14 @@
 The JWKS is fetched asynchronously and cached; a token signed with an unknown `kid` triggers a
 refetch (key rotation), at most once per cooldown. Only asymmetric algorithms are accepted, the
 algorithm comes from our allow-list and never from the token. A revoked session (logout) is
-rejected through the `SessionRevocations` hook, fed by `session.revoked` events.
+rejected through the `SessionRevocations` hook, fed by `session.revoked` events and followed
+locally by each API process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +28,7 @@ from ds_common.redis import KeySpace
 Role = Literal["User", "Admin"]
 ACCESS_ALGORITHMS = ("EdDSA", "RS256")
 VERIFIED_CACHE_SIZE = 10_000
+logger = logging.getLogger("ds.auth")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,21 +83,70 @@ class JwksCache:
 
 
 class SessionRevocations:
-    """Revoked session ids in Redis, each kept until the last access token of it has expired."""
+    """Revoked session ids in Redis, each kept until the last access token of it has expired.
 
-    def __init__(self, redis: Redis, keys: KeySpace) -> None:
+    A revocation is a key with a TTL (the authority) plus an entry in a stream. Each API process
+    follows the stream into a local table (`follow`), so the check on every request costs no
+    Redis round trip. While the process cannot show that its table is current (its last read of
+    the stream is older than `fresh_s`, or it never read it), it asks Redis per request instead,
+    so a logout is never missed: it fails closed with a 503 when Redis is down.
+    """
+
+    STREAM_RETENTION_MS = 24 * 3600 * 1000  # > any access token's lifetime (auth: 1 h)
+    READ_BATCH = 1000
+
+    def __init__(self, redis: Redis, keys: KeySpace, *, fresh_s: float = 1.5, block_ms: int = 500) -> None:
         self.redis = redis
         self.keys = keys
+        self.stream = keys("revoked-sessions")
+        self.fresh_s = fresh_s
+        self.block_ms = block_ms
+        self._revoked: dict[str, float] = {}  # session id -> until (epoch seconds)
+        self._current_at = float("-inf")  # monotonic time of the last complete read of the stream
+        self._pruned_at = 0.0
 
     async def revoke(self, session_id: str, until: datetime) -> None:
         ttl = max(int(until.timestamp() - time.time()) + 60, 60)
-        await self.redis.set(self.keys("revoked-session", session_id), "1", ex=ttl)
+        oldest = f"{int(time.time() * 1000) - self.STREAM_RETENTION_MS}-0"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys("revoked-session", session_id), "1", ex=ttl)
+            pipe.xadd(self.stream, {"sid": session_id, "until": str(time.time() + ttl)},
+                      minid=oldest, approximate=True)
+            await pipe.execute()
 
     async def is_revoked(self, session_id: str) -> bool:
+        if time.monotonic() - self._current_at < self.fresh_s:
+            until = self._revoked.get(session_id)
+            return until is not None and until > time.time()
         try:
             return bool(await self.redis.exists(self.keys("revoked-session", session_id)))
         except RedisError:  # fail closed, but as a clear 503 rather than a 500
             raise ServiceUnavailable("Session check unavailable, retry shortly") from None
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        """Keep the local table current until `stop`; a background worker of each API process."""
+        last_id: bytes | str = "0-0"
+        while not stop.is_set():
+            try:
+                started = time.monotonic()
+                replies: Any = await self.redis.xread({self.stream: last_id}, count=self.READ_BATCH,
+                                                      block=self.block_ms)
+                entries: list[tuple[bytes, dict[bytes, bytes]]] = [e for _, batch in replies or () for e in batch]
+                for entry_id, fields in entries:
+                    self._revoked[fields[b"sid"].decode()] = float(fields[b"until"])
+                    last_id = entry_id
+                if len(entries) < self.READ_BATCH:  # caught up: everything added before `started` is here
+                    self._current_at = started
+                self._forget_expired()
+            except (RedisError, KeyError, ValueError):
+                logger.warning("revocation stream unavailable; checking Redis per request", exc_info=True)
+                await asyncio.sleep(0.5)
+
+    def _forget_expired(self) -> None:
+        now = time.time()
+        if now - self._pruned_at > 60:
+            self._revoked = {sid: until for sid, until in self._revoked.items() if until > now}
+            self._pruned_at = now
 
 
 class TokenVerifier:

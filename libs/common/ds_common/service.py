@@ -4,7 +4,8 @@
   revocation hook) on `app.state`, so `CurrentUser`/`AdminUser` work in every route.
 - `relay_app(...)`: outbox → Kafka, woken by the nudge writers give after a write.
 - `consumer_app(...)`: Kafka → effects; every consumer also applies `session.revoked`, so a
-  logout reaches every service's API through its own Redis key space within a second or so.
+  logout reaches every service's API through its own Redis key space within a second or so (each
+  API process follows its revocation stream, so checking a token costs no Redis round trip).
 - `run(...)`: `python -m ds_<service> api|relay|consumer [--host H] [--port P] [--workers N]`.
   Each entry of `apps` is a module-level factory of `ds_<service>.main`, so uvicorn can start
   several API worker processes from its import string.
@@ -51,12 +52,14 @@ async def api_stores(settings: ServiceSettings, app: FastAPI,
     """Open the stores for an API lifespan and install the verifier; yields the stores."""
     async with open_stores(settings, app, indexes) as stores:
         jwks = JwksCache(settings.jwks_url)
+        revocations = revocations_for(settings, stores)
         app.state.stores = stores
         app.state.verifier = TokenVerifier(jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                                           revocations=revocations_for(settings, stores))
+                                           revocations=revocations)
         app.state.nudge = OutboxNudge(stores.redis, settings.service_name)
         try:
-            yield stores
+            async with background([revocations.follow]):  # the per-request check then stays local
+                yield stores
         finally:
             await jwks.aclose()
 

@@ -97,3 +97,46 @@ async def test_revocation_check_with_redis_down_is_a_503_not_a_500() -> None:
     with pytest.raises(ServiceUnavailable):
         await revocations.is_revoked("sid")
     await revocations.redis.aclose()
+
+
+@pytest.mark.integration
+async def test_a_following_process_checks_revocations_without_a_redis_round_trip(redis: Redis) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    keys = KeySpace(f"test{time.time_ns()}")
+    writer = SessionRevocations(redis, keys)  # e.g. the consumer applying session.revoked
+    until = datetime.now(UTC) + timedelta(hours=1)
+    await writer.revoke("revoked-before-start", until)
+    follower = SessionRevocations(redis, keys, block_ms=100)
+    lookups = 0
+    exists = redis.exists
+
+    async def counted_exists(*names: str) -> int:
+        nonlocal lookups
+        lookups += 1
+        return await exists(*names)
+
+    follower.redis = type("CountingRedis", (), {"exists": staticmethod(counted_exists), "xread": redis.xread})()
+    stop = asyncio.Event()
+    task = asyncio.create_task(follower.follow(stop))
+    try:
+        assert await follower.is_revoked("revoked-before-start")  # not caught up yet: asks Redis
+        await asyncio.sleep(0.3)
+        lookups = 0
+        assert await follower.is_revoked("revoked-before-start")  # the history was loaded
+        assert not await follower.is_revoked("live-session")
+        await writer.revoke("revoked-now", until)
+        deadline = time.monotonic() + 1
+        while not await follower.is_revoked("revoked-now"):
+            assert time.monotonic() < deadline, "a revocation reached the follower within a second"
+            await asyncio.sleep(0.01)
+        assert lookups == 0
+    finally:
+        stop.set()
+        await task
+    # A follower that stopped reading (e.g. Redis unreachable for it) falls back to Redis.
+    await asyncio.sleep(follower.fresh_s)
+    await redis.set(keys("revoked-session", "revoked-after-stop"), "1", ex=60)
+    assert await follower.is_revoked("revoked-after-stop")
+    assert lookups == 1
