@@ -1,15 +1,16 @@
-"""Stripe webhook events: stored once by the API, fulfilled here by the consumer.
+"""Stripe webhook events: put on Kafka by the API, fulfilled by the consumer.
 
 Ingestion (API): a verified, allow-listed event is read into a fact (`domain.stripe_facts`) and
-inserted once into `stripe_inbox` under its Stripe event id, with the wake-up event
-`billing.stripe_event_received` carrying the fact in the same document's outbox. Ten deliveries
-of one event, concurrent or not, leave one inbox document.
+published as `billing.stripe_event_received` (acks=all) before the webhook is acknowledged. The
+event needs no state of ours written with it, so Kafka is its only store: the request touches
+no database (it ran at the pace of the test store's write lock when it inserted an inbox
+document for a relay). If Kafka does not take it, the webhook answers 503 and Stripe retries.
 
-Fulfilment (consumer): the inbox document is the work item. Every grant is keyed by a
-deterministic operation id (checkout session, invoice, charge) that the entitlement store applies
-at most once, however late a duplicate comes; subscription states fold in idempotently. Then the
-event is recorded in `stripe_events` (insert-only) and its inbox document deleted. A crash
-anywhere replays harmlessly.
+Fulfilment (consumer): every grant is keyed by a deterministic operation id (checkout session,
+invoice, charge) that the entitlement store applies at most once, however late a duplicate
+comes; subscription states fold in idempotently. Then the event is recorded in `stripe_events`
+(insert-only), and a later delivery of the same Stripe event (ten deliveries, concurrent or not,
+are published ten times) finds that record and is skipped. A crash anywhere replays harmlessly.
 
 Who and what: the user id and plan come from the metadata our own server put on the Checkout
 Session and its Subscription (a client never sets them; the event is signed),
@@ -28,11 +29,14 @@ from ds_common.clock import Clock
 from ds_common.events.consumer import PoisonMessage
 from ds_common.events.contracts import PlanName, StripeEventReceived
 from ds_common.events.envelope import Envelope, new_event
-from ds_common.events.outbox import OutboxNudge, document_with_events
+from ds_common.events.kafka import EventPublisher
 from ds_common.mongo import Document, DuplicateKeyError
+from ds_common.redis import KeySpace
 from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from ds_billing.adapters.collections import CHECKOUTS, STRIPE_EVENTS, STRIPE_INBOX, STRIPE_REFS
+from ds_billing.adapters.collections import CHECKOUTS, STRIPE_EVENTS, STRIPE_REFS
 from ds_billing.adapters.entitlements import Change, EntitlementStore, Payment
 from ds_billing.adapters.provider import VerifiedEvent
 from ds_billing.domain import stripe_facts
@@ -41,34 +45,39 @@ from ds_billing.domain.stripe_facts import CheckoutFact, Fact, InvoiceFact, Refu
 from ds_billing.settings import PlanOffer
 
 
+class EventBusUnavailable(Exception):
+    """Kafka did not acknowledge the event: it is not stored, the sender must retry."""
+
+
 class RetryLater(Exception):
     """The event refers to something not known yet (events out of order); the consumer retries."""
 
 
 class Inbox:
-    """The API side: store a verified Stripe event once, as the fact billing needs from it."""
+    """The API side: hand a verified Stripe event to the consumer through Kafka."""
 
-    def __init__(self, db: AsyncDatabase[Document], nudge: OutboxNudge, clock: Clock) -> None:
-        self.inbox = db[STRIPE_INBOX]
-        self.nudge = nudge
-        self.clock = clock
+    ACCEPTED_TTL_S = 7 * 24 * 3600  # Stripe retries an event for up to three days
+
+    def __init__(self, publisher: EventPublisher, redis: Redis, keys: KeySpace) -> None:
+        self.publisher = publisher
+        self.redis = redis
+        self.keys = keys
 
     async def accept(self, event: VerifiedEvent, fact: Fact) -> bool:
-        """True if the event was not waiting already; False for a repeat delivery of a waiting one.
-
-        A repeat of an event fulfilled long ago is stored again and found to change nothing. The
-        document stays small (the fact rides in the wake-up event, which the relay then removes),
-        so the relay's and the consumer's passes over the inbox stay cheap even with a backlog."""
+        """Publish the event; True unless it was accepted before (then it was published again,
+        which the consumer skips). Raises EventBusUnavailable when Kafka does not take it."""
         wake = new_event(StripeEventReceived(stripe_event_id=event.id, stripe_type=event.type, created=event.created,
                                              fact=stripe_facts.to_data(fact)),
                          key=stripe_facts.routing_key(event.object), sequence=1, producer="billing")
-        doc = {"_id": event.id, "type": event.type, "created": event.created, "received_at": self.clock.now()}
         try:
-            await self.inbox.insert_one(document_with_events(doc, wake))
-        except DuplicateKeyError:
-            return False
-        await self.nudge.nudge(STRIPE_INBOX, event.id)
-        return True
+            await self.publisher.publish([wake])
+        except Exception as exc:  # aiokafka raises several types; any of them means "not stored"
+            raise EventBusUnavailable(str(exc)) from exc
+        try:  # only the reply's "duplicate" flag depends on this
+            first = await self.redis.set(self.keys("stripe-accepted", event.id), "1", nx=True, ex=self.ACCEPTED_TTL_S)
+        except RedisError:
+            return True
+        return bool(first)
 
 
 class Fulfilment:
@@ -76,7 +85,6 @@ class Fulfilment:
 
     def __init__(self, db: AsyncDatabase[Document], store: EntitlementStore, plans: Mapping[str, PlanOffer],
                  clock: Clock) -> None:
-        self.inbox = db[STRIPE_INBOX]
         self.archive = db[STRIPE_EVENTS]
         self.checkouts = db[CHECKOUTS]
         self.refs = db[STRIPE_REFS]
@@ -86,9 +94,8 @@ class Fulfilment:
 
     async def handle(self, envelope: Envelope) -> None:
         data = StripeEventReceived.model_validate(envelope.data)
-        stored = await self.inbox.find_one({"_id": data.stripe_event_id}, {"received_at": 1})
-        if stored is None:
-            return  # already fulfilled (the relay may publish twice), or another deployment's event
+        if await self.archive.find_one({"_id": data.stripe_event_id}, {"_id": 1}) is not None:
+            return  # fulfilled already: a repeat delivery of the Stripe event, or a repeat publish
         try:
             fact = stripe_facts.from_data(data.fact or {})
         except (KeyError, ValueError) as exc:
@@ -96,9 +103,8 @@ class Fulfilment:
         outcome = await self._apply(fact, data.stripe_event_id, data.created, envelope)
         with contextlib.suppress(DuplicateKeyError):  # a repeat delivery: the first record stays
             await self.archive.insert_one({"_id": data.stripe_event_id, "type": data.stripe_type,
-                                           "created": data.created, "received_at": stored["received_at"],
+                                           "created": data.created, "received_at": envelope.occurred_at,
                                            "processed_at": self.clock.now(), "fact": data.fact, "outcome": outcome})
-        await self.inbox.delete_one({"_id": data.stripe_event_id})
 
     async def _apply(self, fact: Fact, event_id: str, created: datetime, cause: Envelope) -> str:
         if isinstance(fact, CheckoutFact):

@@ -1,4 +1,5 @@
-"""The three processes of billing: `api`, `relay` (outbox → Kafka), `consumer` (events → effects).
+"""The three processes of billing: `api` (Stripe webhooks → Kafka), `relay` (outbox → Kafka),
+`consumer` (events → effects).
 
 `python -m ds_billing api|relay|consumer [--port P] [--workers N]`. Factories take optional
 Settings and, for tests, a clock and a payment provider.
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 
 from ds_common.clock import Clock, SystemClock
 from ds_common.events.consumer import Handler
+from ds_common.events.kafka import KafkaPublisher
 from ds_common.events.outbox import OutboxNudge
 from ds_common.redis import KeySpace, RateLimiter
 from ds_common.runtime import Stores, Worker
@@ -52,6 +54,7 @@ def api_app(settings: Settings | None = None, *, clock: Clock | None = None,
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with api_stores(settings, app, INDEXES) as stores:
+            publisher = KafkaPublisher(settings.kafka_bootstrap, client_id=f"{settings.service_name}-webhooks")
             payments = provider or stripe_provider(settings)
             store = entitlement_store(settings, stores, clock)
             code_store = Codes(stores.db, settings.code_secret.get_secret_value().encode(),
@@ -59,11 +62,12 @@ def api_app(settings: Settings | None = None, *, clock: Clock | None = None,
             app.state.ctx = Context(
                 settings=settings, db=stores.db, clock=clock, store=store, users=Users(stores.db), codes=code_store,
                 membership=Membership(stores.db, store, code_store, payments, clock), provider=payments,
-                inbox=Inbox(stores.db, OutboxNudge(stores.redis, settings.service_name), clock),
+                inbox=Inbox(publisher, stores.redis, KeySpace(settings.service_name)),
                 limiter=RateLimiter(stores.redis, KeySpace(settings.service_name)))
             try:
                 yield
             finally:
+                await publisher.close()
                 if provider is None:
                     await payments.aclose()
 

@@ -33,9 +33,14 @@ class KafkaPublisher:
         self.bootstrap = bootstrap
         self.client_id = client_id
         self._producer: AIOKafkaProducer | None = None
+        self._starting = asyncio.Lock()  # concurrent publishers (an API's requests) share one producer
 
     async def _ensure(self) -> AIOKafkaProducer:
-        if self._producer is None:
+        if self._producer is not None:
+            return self._producer
+        async with self._starting:
+            if self._producer is not None:
+                return self._producer
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap, client_id=self.client_id, acks="all",
                 enable_idempotence=True, linger_ms=2, request_timeout_ms=10_000,
@@ -47,7 +52,7 @@ class KafkaPublisher:
                 await producer.stop()
                 raise
             self._producer = producer
-        return self._producer
+            return producer
 
     async def publish(self, events: Sequence[Envelope]) -> None:
         if not events:
@@ -61,16 +66,22 @@ class KafkaPublisher:
             ]
             await asyncio.gather(*pending)
         except Exception:
-            await self.close()  # a fresh producer after a failure: clean sequence numbers
+            await self._discard(producer)  # a fresh producer after a failure: clean sequence numbers
             raise
 
     async def close(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
-                await producer.stop()
-            except Exception:  # closing a broken producer must not mask the original error
-                logger.warning("producer stop failed", exc_info=True)
+        if (producer := self._producer) is not None:
+            await self._discard(producer)
+
+    async def _discard(self, producer: AIOKafkaProducer) -> None:
+        current = self._producer is producer
+        if not current:
+            return  # another publisher already replaced it
+        self._producer = None
+        try:
+            await producer.stop()
+        except Exception:  # closing a broken producer must not mask the original error
+            logger.warning("producer stop failed", exc_info=True)
 
 
 async def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int = 3,

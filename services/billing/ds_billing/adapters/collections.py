@@ -3,8 +3,6 @@
 - entitlements   `_id` user id: the Account, the derived entitlement, its version, the ids of the
                  operations applied (idempotency), the latest ledger entry, and the outbox.
 - payments       the immutable ledger: `_id` "<user id>:<entitlement version>", insert-once.
-- stripe_inbox   `_id` Stripe event id: a verified webhook event waiting for fulfilment (outbox
-                 carries the wake-up event); deleted once fulfilled, so it stays small for the relay.
 - stripe_events  `_id` Stripe event id: every fulfilled event with its outcome (insert-only record).
 - checkouts      `_id` Checkout Session id: who started it, for which plan (ownership for verify-session).
 - stripe_refs    `_id` a subscription or payment intent id: the user and the grant it belongs to
@@ -24,7 +22,6 @@ from ds_common.mongo import IndexSpec, asc
 
 ENTITLEMENTS = "entitlements"
 PAYMENTS = "payments"
-STRIPE_INBOX = "stripe_inbox"
 STRIPE_EVENTS = "stripe_events"
 CHECKOUTS = "checkouts"
 STRIPE_REFS = "stripe_refs"
@@ -33,7 +30,7 @@ USERS = "users"
 USER_EMAILS = "user_emails"
 AUDIT = "audit"
 
-RELAYED = [ENTITLEMENTS, STRIPE_INBOX]
+RELAYED = [ENTITLEMENTS]
 
 INDEXES = [
     *outbox_indexes(*RELAYED),

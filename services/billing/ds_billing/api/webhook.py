@@ -1,4 +1,4 @@
-"""POST /payment/webhook: verify, store once, acknowledge. Fulfilment happens in the consumer.
+"""POST /payment/webhook: verify, put on Kafka, acknowledge. Fulfilment happens in the consumer.
 
 The signature covers the raw body, so the body is read as bytes and never re-serialized (the
 gateway passes it through untouched). Types outside the allow-list are acknowledged and dropped,
@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from ds_common.errors import BadRequest, PayloadTooLarge
+from ds_common.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
 from fastapi import APIRouter, Depends, Request
 
 from ds_billing.adapters.provider import InvalidWebhook
 from ds_billing.api.context import Context, ctx
 from ds_billing.domain import stripe_facts
 from ds_billing.domain.stripe_facts import ALLOWED_TYPES
+from ds_billing.fulfilment import EventBusUnavailable
 
 logger = logging.getLogger("ds.billing.webhook")
 router = APIRouter(prefix="/payment")
@@ -42,5 +43,9 @@ async def webhook(request: Request, c: Annotated[Context, Depends(ctx)]) -> dict
         # Signed by Stripe but not something we can act on: resending it would not help.
         logger.warning("unreadable Stripe %s event %s acknowledged and dropped", event.type, event.id)
         return {"success": True, "ignored": True}
-    is_new = await c.inbox.accept(event, fact)
+    try:
+        is_new = await c.inbox.accept(event, fact)
+    except EventBusUnavailable:
+        logger.warning("Stripe %s event %s not accepted: Kafka unavailable", event.type, event.id)
+        raise ServiceUnavailable("Event could not be stored, please retry") from None
     return {"success": True, "duplicate": not is_new}

@@ -103,15 +103,19 @@ _KINDS: dict[str, type[Any]] = {"checkout": CheckoutFact, "invoice": InvoiceFact
                                 "refund": RefundFact}
 
 
+# Built once: building a TypeAdapter generates its schema (a third of a webhook request's CPU).
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {cls: TypeAdapter(cls) for cls in _KINDS.values()}
+
+
 def to_data(fact: Fact) -> dict[str, Any]:
     """A fact as JSON-ready data (what travels in billing's wake-up event; no Stripe PII)."""
     kind = next(k for k, cls in _KINDS.items() if isinstance(fact, cls))
-    return {"kind": kind, **TypeAdapter(type(fact)).dump_python(fact, mode="json")}
+    return {"kind": kind, **_ADAPTERS[type(fact)].dump_python(fact, mode="json")}
 
 
 def from_data(data: Mapping[str, Any]) -> Fact:
     fields = {k: v for k, v in data.items() if k != "kind"}
-    fact: Fact = TypeAdapter(_KINDS[str(data["kind"])]).validate_python(fields)
+    fact: Fact = _ADAPTERS[_KINDS[str(data["kind"])]].validate_python(fields)
     return fact
 
 
