@@ -91,7 +91,8 @@ class PaymentCompleted(EventData):
 
 @contract("billing.stripe_event_received", producer="billing")
 class StripeEventReceived(EventData):
-    """Internal to billing: a verified Stripe webhook event was stored once and awaits fulfilment.
+    """Internal to billing: a verified Stripe webhook event, published by the API (once per delivery),
+    awaiting fulfilment by the consumer (once per Stripe event id).
 
     `fact` is what billing read from the Stripe object (ids, user id, plan, amounts, periods);
     the raw object, with the customer's personal details, never travels on Kafka.
