@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ds_common.clock import to_ms, utc_midnight
 from ds_common.errors import BadRequest, ServiceUnavailable
@@ -19,6 +19,7 @@ from ds_progress.adapters.collections import CHANNEL_VIDEOS, ENTITLEMENTS, MISSE
 from ds_progress.domain.rules import LANGUAGES, current_cycle, decide, group_words
 
 MAX_WORDS_PER_USER = 5000
+Registration = Literal["new", "known", "refused"]
 
 
 class QuotaLedger:
@@ -38,16 +39,16 @@ class QuotaLedger:
         return await self.collection.find_one({"_id": user_id})
 
     async def register(self, user_id: str, channel_id: str, video_id: str, now: datetime,
-                       *, unlimited: bool) -> bool:
+                       *, unlimited: bool) -> Registration:
         key = f"{channel_id}:{video_id}"
         for _ in range(100):
             doc = await self.get(user_id)
             cycle = current_cycle(doc, now, self.cycle_days)
             history = (doc or {}).get("history", [])
             if key in history or (unlimited and key in (doc or {}).get("opened", [])):
-                return True
+                return "known"
             if not unlimited and not decide(cycle, history, key, self.limit).can_proceed:
-                return False
+                return "refused"
             rev = (doc or {}).get("rev", 0)
             event = new_event(VideoStarted(user_id=user_id, channel_id=channel_id, video_id=video_id,
                                            cycle_start=cycle.start, cycle_end=cycle.end, counted=not unlimited),
@@ -59,13 +60,13 @@ class QuotaLedger:
                     await self.collection.insert_one(document_with_events(
                         {"_id": user_id, "rev": 1, "cycle_start": cycle.start, "videos": videos,
                          "history": [], "opened": [], **{k: [v] for k, v in listed.items()}}, event))
-                    return True
+                    return "new"
                 except DuplicateKeyError:
                     continue
             update = {"$set": {"rev": rev + 1, "cycle_start": cycle.start, "videos": videos}, "$push": listed}
             done = await self.collection.update_one({"_id": user_id, "rev": rev}, with_events(update, event))
             if done.matched_count:
-                return True
+                return "new"
         raise ServiceUnavailable("Too many concurrent registrations, please retry")
 
 

@@ -41,10 +41,12 @@ async def dictation_quota(user: CurrentUser, c: Ctx, channelId: str | None = Non
 async def register_dictation(body: VideoRef, user: CurrentUser, c: Ctx) -> dict[str, str]:
     channel_id, video_id = _ids(body.channelId, body.videoId)
     now = c.now()
-    if not await c.quota.register(user.user_id, channel_id, video_id, now, unlimited=await c.unlimited(user)):
+    registration = await c.quota.register(user.user_id, channel_id, video_id, now, unlimited=await c.unlimited(user))
+    if registration == "refused":
         raise Forbidden("Failed to register video, quota exceeded")
-    await c.reader.start(user.user_id, channel_id, video_id, to_ms(now))
-    await c.nudge_relay(user.user_id)
+    if registration == "new":  # re-opening a registered video writes nothing (the front end repeats it)
+        await c.reader.start(user.user_id, channel_id, video_id, to_ms(now))
+        await c.nudge_relay(user.user_id)
     return {"status": "success", "message": "Video registered and progress initialized"}
 
 
