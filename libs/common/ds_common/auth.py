@@ -113,9 +113,15 @@ class SessionRevocations:
             pipe.xadd(self.stream, {"sid": session_id, "until": str(time.time() + ttl)},
                       minid=oldest, approximate=True)
             await pipe.execute()
+        self._revoked[session_id] = time.time() + ttl  # this process knows at once, the others within a read
+
+    @property
+    def current(self) -> bool:
+        """Whether the local table can answer (its last complete read is recent enough)."""
+        return time.monotonic() - self._current_at < self.fresh_s
 
     async def is_revoked(self, session_id: str) -> bool:
-        if time.monotonic() - self._current_at < self.fresh_s:
+        if self.current:
             until = self._revoked.get(session_id)
             return until is not None and until > time.time()
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 from collections.abc import AsyncIterator
 
 from ds_common import service
@@ -38,8 +37,9 @@ def api_app(settings: Settings | None = None, *, clock: Clock | None = None) -> 
         async with service.api_stores(settings, app, INDEXES) as stores:
             keys = KeySpace(settings.service_name)
             keyring = await load_keyring(settings, stores.db)
-            revocations = service.revocations_for(settings, stores)
-            # Auth verifies its own access tokens with its in-process keys (same checks, no HTTP).
+            # Auth verifies its own access tokens with its in-process keys (same checks, no HTTP),
+            # against the revocation table api_stores keeps current.
+            revocations = app.state.verifier.revocations
             app.state.verifier = TokenVerifier(keyring, issuer=settings.jwt_issuer,  # type: ignore[arg-type]
                                                audience=settings.jwt_audience, revocations=revocations)
             sessions = SessionStore(
@@ -55,10 +55,6 @@ def api_app(settings: Settings | None = None, *, clock: Clock | None = None) -> 
             app.state.auth = AuthContext(
                 settings=settings, clock=clock, keyring=keyring, users=users, sessions=sessions,
                 identity=identity, feedback=FeedbackStore(stores.db, clock), limiter=Limiter(stores.redis, keys))
-            # Start-up objects (routes, models, keys) never die: keep them out of the GC's scans,
-            # which otherwise show up as latency spikes on the hot paths.
-            gc.collect()
-            gc.freeze()
             try:
                 checkpoints = functools.partial(sessions.run_checkpoints, interval_s=settings.checkpoint_interval_s)
                 async with background([checkpoints]):

@@ -185,3 +185,18 @@ async def test_idle_and_expired_sessions_are_purged(client: httpx.AsyncClient, a
     fresh = await sign_in(client, idp, unique_email())
     await purge_expired_sessions(db, app.state.auth.clock.now())
     assert await db.sessions.find_one({"_id": fresh.headers["x-ds-refresh-token"].split(".")[1]}) is not None
+
+
+async def test_auth_checks_tokens_against_its_followed_revocation_table(
+        client: httpx.AsyncClient, app: FastAPI, idp: IdentityProvider) -> None:
+    """Auth verifies with its own keys, but through the revocation table its API process follows:
+    no Redis round trip per request, and its own logouts apply at once."""
+    deadline = time.monotonic() + 3
+    while not app.state.verifier.revocations.current:
+        assert time.monotonic() < deadline, "the revocation table became current"
+        await asyncio.sleep(0.05)
+    email = unique_email()
+    access = (await sign_in(client, idp, email)).headers["x-ds-access-token"]
+    assert (await userinfo(client, access, email)).status_code == 200
+    assert (await client.post("/auth/logout", headers=bearer(access))).status_code == 200
+    assert (await userinfo(client, access, email)).status_code == 401

@@ -7,7 +7,6 @@ Settings (and, for tests, a Fetcher built on recorded responses).
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 from ds_common.events.consumer import Handler
@@ -71,10 +70,6 @@ def api_app(settings: Settings | None = None, *, fetcher: Fetcher | None = None)
                                      limiter=RateLimiter(stores.redis, KeySpace(settings.service_name)),
                                      checks_per_minute=settings.access_checks_per_minute),
                 filters=FilterStore(stores.db))
-            # Start-up objects (modules, app, clients) never die: keep them out of GC passes, which
-            # otherwise show up as pauses in the read path's tail latency.
-            gc.collect()
-            gc.freeze()
             try:
                 yield
             finally:
