@@ -119,16 +119,34 @@ async def test_channel_badges_list_every_video_of_the_channel(client, issuer, se
     await client.post("/user/progress", json=save_body(channel, "v1", completion=40), headers=h)
     await client.post("/user/progress", json=save_body(channel, "v7", completion=10), headers=h)  # not seen yet
 
-    badges = (await client.get("/user/progress/channel", params={"channelId": channel}, headers=h)).json()
-    assert badges == {"channelId": channel, "progress": {"v1": 40, "v2": 0, "v7": 10}}
+    async def badges() -> dict[str, float]:
+        answer = await client.get("/user/progress/channel", params={"channelId": channel}, headers=h)
+        assert answer.json()["channelId"] == channel
+        return answer.json()["progress"]
+
+    async def listed() -> list[str]:
+        return sorted(p["videoId"] for p in (await client.get("/user/all-progress", headers=h)).json()["progress"])
+
+    assert await badges() == {"v1": 40, "v2": 0, "v7": 10}
+    # The views are read from Redis copies; every change is seen by the next read.
+    await client.post("/user/progress", json=save_body(channel, "v1", completion=60), headers=h)
+    assert await badges() == {"v1": 60, "v2": 0, "v7": 10}
+    opened = await client.post("/user/register_dictation", json={"channelId": channel, "videoId": "v8"}, headers=h)
+    assert opened.status_code == 200
+    assert await badges() == {"v1": 60, "v2": 0, "v7": 10, "v8": 0}
+    async with stores_for(settings) as stores:
+        await handlers(stores)["video.published"](new_event(
+            VideoPublished(channel_id=channel, video_id="v5", title="v5", link="https://y/v5"),
+            key=f"{channel}:v5", sequence=1, producer="catalog"))
+    assert await badges() == {"v1": 60, "v2": 0, "v5": 0, "v7": 10, "v8": 0}
 
     # A deleted video drops out of the learner's list (its progress stays stored).
     await client.post("/user/progress", json=save_body(channel, "v2", completion=20), headers=h)
+    assert await listed() == ["v1", "v2", "v7"]  # v8 is registered, but nothing was typed in it
     async with stores_for(settings) as stores:
         await handlers(stores)["video.removed"](new_event(VideoRemoved(channel_id=channel, video_id="v2"),
                                                           key=f"{channel}:v2", sequence=2, producer="catalog"))
-    listed = (await client.get("/user/all-progress", headers=h)).json()["progress"]
-    assert sorted(p["videoId"] for p in listed) == ["v1", "v7"]
+    assert await listed() == ["v1", "v7"]
 
 
 @pytest.mark.parametrize("change", [
@@ -171,8 +189,12 @@ async def test_missed_words_grouped_deduplicated_deleted(client, issuer) -> None
     assert added.json()["structured_missed_words"] == {"zh": ["苹果"], "ja": ["りんご"], "ko": ["사과"],
                                                        "en": ["apple", "Apple"], "other": ["яблоко"]}
     assert added.json()["message"] == "Missed words updated successfully"
+    read = (await client.get("/user/missed-words", headers=h)).json()  # now also in the Redis copy
+    assert read["structured_missed_words"] == added.json()["structured_missed_words"]
     again = await client.post("/user/missed-words", json={"words": ["apple", "banana"]}, headers=h)
     assert again.json()["structured_missed_words"]["en"] == ["apple", "Apple", "banana"]
+    read = (await client.get("/user/missed-words", headers=h)).json()
+    assert read["structured_missed_words"]["en"] == ["apple", "Apple", "banana"]
     deleted = await client.request("DELETE", "/user/missed-words", json={"words": ["苹果", "apple"]}, headers=h)
     assert deleted.json()["message"] == "Words deleted successfully"
     assert deleted.json()["structured_missed_words"] == {"ja": ["りんご"], "ko": ["사과"], "en": ["Apple", "banana"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from ds_common.cache import DocumentCache
 from ds_common.mongo import Document
 from ds_common.redis import KeySpace
 from redis.asyncio import Redis
@@ -20,9 +21,11 @@ TOTALS_TTL_S = 3600
 LAST_SAVE_TTL_S = 24 * 3600
 
 _SAVE = """
--- KEYS: the progress hash, its generation counter, the learner's totals hash
+-- KEYS: the progress hash, its generation counter, the learner's totals hash, the learner's
+--       listing copy and its generation (ds_common.cache: a save forgets it, as a writer does)
 -- ARGV: ttl, seconds, n, the n totals fields, then the saved state's hash fields
 redis.call('INCR', KEYS[2]); redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('INCR', KEYS[5]); redis.call('EXPIRE', KEYS[5], ARGV[1]); redis.call('DEL', KEYS[4])
 local n = tonumber(ARGV[3])
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], unpack(ARGV, 4 + n)); redis.call('EXPIRE', KEYS[1], ARGV[1])
@@ -68,9 +71,10 @@ def parse_state(raw: dict[bytes, bytes]) -> Document:
 
 
 class ProgressCache:
-    def __init__(self, redis: Redis, keys: KeySpace) -> None:
+    def __init__(self, redis: Redis, keys: KeySpace, listings: DocumentCache) -> None:
         self.redis = redis
         self.keys = keys
+        self.listings = listings
         self._save = redis.register_script(_SAVE)
         self._fill = redis.register_script(_FILL)
 
@@ -90,9 +94,11 @@ class ProgressCache:
 
     async def after_save(self, key: str, state_delta: Document, user_id: str, fields: list[str],
                          seconds: int) -> list[int] | None:
-        """Update the cached progress and add to the cached totals in one script call; the totals
-        are None when they are not cached (the caller rebuilds them)."""
-        totals = await self._save(keys=[*self._pair(key), self.keys("totals", user_id)],
+        """Update the cached progress, forget the learner's cached listing and add to the cached
+        totals in one script call; the totals are None when they are not cached (the caller
+        rebuilds them)."""
+        totals = await self._save(keys=[*self._pair(key), self.keys("totals", user_id),
+                                        self.listings.value_key(user_id), self.listings.generation_key(user_id)],
                                   args=[PROGRESS_TTL_S, seconds, len(fields), *fields, *state_fields(state_delta)])
         return None if totals is None else [int(v) for v in totals]
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 from bson import Binary
+from ds_common.cache import DocumentCache
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import EventPublisher
 from ds_common.mongo import Document, DuplicateKeyError
@@ -43,6 +44,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ds_progress.adapters.collections import JOURNAL, progress_collection
 
 logger = logging.getLogger("ds.progress.journal")
+MAX_PER_LEARNER = 2000  # progress entries a list view reads per learner
 _counter = itertools.count()
 
 
@@ -153,11 +155,13 @@ class Compactor:
 
 
 class ProgressReader:
-    """Progress as stored: compacted documents plus the journal saves not applied yet."""
+    """Progress as stored: compacted documents plus the journal saves not applied yet; and each
+    learner's listing (the list views' fields, without the typed text) through a Redis copy."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], listings: DocumentCache) -> None:
         self.db = db
         self.journal = db[JOURNAL]
+        self.listings = listings
 
     async def _pending(self, query: Document) -> list[Document]:
         # Read before the documents: a batch applied in between is then folded twice (harmless).
@@ -180,13 +184,28 @@ class ProgressReader:
             await self.db[progress_collection(user_id)].insert_one({
                 "_id": f"{user_id}:{channel_id}:{video_id}", "user_id": user_id, "channel_id": channel_id,
                 "video_id": video_id, "input": {}, "current_time": now_ms, "completion": 0})
+        await self.listings.forget(user_id)
 
-    async def of_user(self, user_id: str, *, channel_id: str | None = None, limit: int = 2000) -> list[Document]:
-        pending = [s for s in await self._pending({"u": user_id})
-                   if s["u"] == user_id and (channel_id is None or s["c"] == channel_id)]
-        query: Document = {"user_id": user_id} | ({"channel_id": channel_id} if channel_id else {})
-        found = await self.db[progress_collection(user_id)].find(query).limit(limit).to_list()
+    async def of_user(self, user_id: str, *, limit: int = MAX_PER_LEARNER) -> list[Document]:
+        pending = [s for s in await self._pending({"u": user_id}) if s["u"] == user_id]
+        found = await self.db[progress_collection(user_id)].find({"user_id": user_id}).limit(limit).to_list()
         states = {d["_id"]: d for d in found}
         for save in pending:
             apply_save(states.setdefault(save["k"], {"_id": save["k"]}), save)
         return list(states.values())[:limit]
+
+    async def listing(self, user_id: str, *, channel_id: str | None = None) -> list[Document]:
+        """The learner's videos (of one channel, if given) as the list views show them."""
+        listing = await self.listings.get(user_id, self._load_listings) or {}
+        entries: list[Document] = listing.get("videos", [])
+        return [e for e in entries if channel_id is None or e["channel_id"] == channel_id]
+
+    async def _load_listings(self, user_ids: list[str]) -> dict[str, Document]:
+        return {user_id: {"videos": [listed(state) for state in await self.of_user(user_id)]} for user_id in user_ids}
+
+
+def listed(state: Document) -> Document:
+    """A progress state as the list views show it; `typed`: whether any text was saved."""
+    return {"channel_id": state["channel_id"], "video_id": state["video_id"], "completion": state.get("completion", 0),
+            "last_save_ms": state.get("last_save_ms", 0), "typed": bool(state.get("input")),
+            **{f: state[f] for f in ("channel_name", "video_title", "video_link") if f in state}}

@@ -1,16 +1,20 @@
-"""The learner's other records: quota ledger, plan mirror, user directory, missed words."""
+"""The learner's other records: quota ledger and plan mirror, user directory, channel videos, missed words."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from ds_common.cache import DocumentCache
 from ds_common.clock import to_ms, utc_midnight
 from ds_common.errors import BadRequest, ServiceUnavailable
 from ds_common.events.contracts import VideoStarted
 from ds_common.events.envelope import new_event
-from ds_common.events.outbox import document_with_events, with_events
+from ds_common.events.outbox import OUTBOX, PENDING, document_with_events, with_events
 from ds_common.mongo import Document, DuplicateKeyError
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -22,30 +26,54 @@ MAX_WORDS_PER_USER = 5000
 Registration = Literal["new", "known", "refused"]
 
 
+@dataclass(frozen=True)
+class Learner:
+    """What quota checks read: the learner's quota ledger and plan mirror (either may be absent)."""
+
+    quota: Document | None
+    entitlement: Document | None
+
+
 class QuotaLedger:
     """One document per learner: the current cycle's videos, the history of counted videos, and
     the videos opened under an unlimited plan (`opened`, for `video.started` only).
 
     Check-and-register is one conditional single-document write guarded by `rev`, so racing tabs
-    cannot exceed the limit; a refusal or an already registered video writes nothing.
+    cannot exceed the limit; a refusal or an already registered video writes nothing. Quota checks
+    read the ledger and the plan mirror together from one Redis copy (`learner`); a registration
+    decides on the stored ledger, except that a video the copy already lists is known (a ledger
+    only grows), which is the front end's repeated call.
     """
 
-    def __init__(self, db: AsyncDatabase[Document], *, limit: int, cycle_days: int) -> None:
+    def __init__(self, db: AsyncDatabase[Document], copies: DocumentCache, *, limit: int, cycle_days: int) -> None:
         self.collection = db[QUOTA]
+        self.entitlements = db[ENTITLEMENTS]
+        self.copies = copies
         self.limit = limit
         self.cycle_days = cycle_days
 
-    async def get(self, user_id: str) -> Document | None:
-        return await self.collection.find_one({"_id": user_id})
+    async def learner(self, user_id: str) -> Learner:
+        state = await self.copies.get(user_id, self._load) or {}
+        return Learner(quota=state.get("quota"), entitlement=state.get("entitlement"))
+
+    async def _load(self, user_ids: list[str]) -> dict[str, Document]:
+        async def one(user_id: str) -> Document:
+            quota, entitlement = await asyncio.gather(
+                self.collection.find_one({"_id": user_id}, {OUTBOX: 0, PENDING: 0}),
+                self.entitlements.find_one({"_id": user_id}))
+            return {"quota": quota, "entitlement": entitlement}
+        return dict(zip(user_ids, await asyncio.gather(*map(one, user_ids)), strict=True))
 
     async def register(self, user_id: str, channel_id: str, video_id: str, now: datetime,
-                       *, unlimited: bool) -> Registration:
+                       *, unlimited: bool, known: Learner) -> Registration:
         key = f"{channel_id}:{video_id}"
+        if _listed(known.quota, key, unlimited=unlimited):
+            return "known"
         for _ in range(100):
-            doc = await self.get(user_id)
+            doc = await self.collection.find_one({"_id": user_id})
             cycle = current_cycle(doc, now, self.cycle_days)
             history = (doc or {}).get("history", [])
-            if key in history or (unlimited and key in (doc or {}).get("opened", [])):
+            if _listed(doc, key, unlimited=unlimited):
                 return "known"
             if not unlimited and not decide(cycle, history, key, self.limit).can_proceed:
                 return "refused"
@@ -60,22 +88,21 @@ class QuotaLedger:
                     await self.collection.insert_one(document_with_events(
                         {"_id": user_id, "rev": 1, "cycle_start": cycle.start, "videos": videos,
                          "history": [], "opened": [], **{k: [v] for k, v in listed.items()}}, event))
-                    return "new"
                 except DuplicateKeyError:
                     continue
+                await self.copies.forget(user_id)
+                return "new"
             update = {"$set": {"rev": rev + 1, "cycle_start": cycle.start, "videos": videos}, "$push": listed}
             done = await self.collection.update_one({"_id": user_id, "rev": rev}, with_events(update, event))
             if done.matched_count:
+                await self.copies.forget(user_id)
                 return "new"
         raise ServiceUnavailable("Too many concurrent registrations, please retry")
 
 
-class Entitlements:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.collection = db[ENTITLEMENTS]
-
-    async def get(self, user_id: str) -> Document | None:
-        return await self.collection.find_one({"_id": user_id})
+def _listed(ledger: Document | None, key: str, *, unlimited: bool) -> bool:
+    """Is this video already in the ledger (counted, or opened under an unlimited plan)?"""
+    return key in (ledger or {}).get("history", []) or (unlimited and key in (ledger or {}).get("opened", []))
 
 
 class Users:
@@ -95,10 +122,12 @@ class Users:
 class ChannelVideos:
     """The catalog's videos per channel, as progress's consumer last saw them: one document per
     channel, `v.<video id>` = {seq, removed}. `video.published` and `video.removed` travel on
-    different topics, so each video keeps the newest of its catalog sequence numbers."""
+    different topics, so each video keeps the newest of its catalog sequence numbers. Read through
+    a Redis copy, which the consumer forgets after each change."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], copies: DocumentCache) -> None:
         self.collection = db[CHANNEL_VIDEOS]
+        self.copies = copies
 
     async def record(self, channel_id: str, video_id: str, sequence: int, *, removed: bool) -> None:
         field = f"v.{video_id}"
@@ -106,21 +135,24 @@ class ChannelVideos:
         with contextlib.suppress(DuplicateKeyError):  # the channel exists and holds a newer state
             await self.collection.update_one({"_id": channel_id, **newer},
                                              {"$set": {field: {"seq": sequence, "removed": removed}}}, upsert=True)
+        await self.copies.forget(channel_id)
 
-    async def _videos(self, channel_id: str) -> dict[str, Document]:
-        doc = await self.collection.find_one({"_id": channel_id}, {"v": 1})
-        return dict(doc.get("v") or {}) if doc else {}
+    async def _load(self, channel_ids: list[str]) -> dict[str, Document]:
+        docs = await asyncio.gather(*(self.collection.find_one({"_id": c}, {"v": 1}) for c in channel_ids))
+        return {c: {"v": (doc or {}).get("v") or {}} for c, doc in zip(channel_ids, docs, strict=True)}
+
+    async def _videos(self, channel_ids: Iterable[str]) -> dict[str, dict[str, Document]]:
+        found = await self.copies.get_many(list(channel_ids), self._load)
+        return {c: (doc or {}).get("v", {}) for c, doc in found.items()}
 
     async def video_ids(self, channel_id: str) -> list[str]:
-        return [video for video, state in (await self._videos(channel_id)).items() if not state.get("removed")]
+        videos = (await self._videos([channel_id]))[channel_id]
+        return [video for video, state in videos.items() if not state.get("removed")]
 
     async def removed(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which of these (channel, video) pairs the catalog has deleted (one `_id` read per channel)."""
-        gone: set[tuple[str, str]] = set()
-        for channel_id in {channel for channel, _ in keys}:
-            videos = await self._videos(channel_id)
-            gone |= {(c, v) for c, v in keys if c == channel_id and videos.get(v, {}).get("removed")}
-        return gone
+        """Which of these (channel, video) pairs the catalog has deleted (one Redis read)."""
+        channels = await self._videos({channel for channel, _ in keys})
+        return {(c, v) for c, v in keys if channels[c].get(v, {}).get("removed")}
 
 
 def flatten(words: dict[str, list[str]]) -> list[str]:
@@ -135,16 +167,22 @@ def words_response(doc: Document | None, message: str | None = None) -> dict[str
 
 
 class MissedWords:
-    """Per learner `{lang: [words]}`; `$addToSet` de-duplicates atomically, the total is bounded."""
+    """Per learner `{lang: [words]}`; `$addToSet` de-duplicates atomically, the total is bounded.
+    Reads go through a Redis copy, which every change forgets."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], copies: DocumentCache) -> None:
         self.collection = db[MISSED_WORDS]
+        self.copies = copies
 
     async def get(self, user_id: str) -> Document | None:
-        return await self.collection.find_one({"_id": user_id})
+        return await self.copies.get(user_id, self._load)
+
+    async def _load(self, user_ids: list[str]) -> dict[str, Document | None]:
+        docs = await asyncio.gather(*(self.collection.find_one({"_id": u}) for u in user_ids))
+        return dict(zip(user_ids, docs, strict=True))
 
     async def add(self, user_id: str, words: list[str]) -> Document | None:
-        current = await self.get(user_id)
+        current = await self.collection.find_one({"_id": user_id})  # the bound is checked on the stored list
         stored = (current or {}).get("words", {})
         grouped = group_words(words)
         new = sum(1 for lang, ws in grouped.items() for w in ws if w not in stored.get(lang, []))
@@ -153,12 +191,16 @@ class MissedWords:
         if not grouped:
             return current
         update = {"$addToSet": {f"words.{lang}": {"$each": ws} for lang, ws in grouped.items()}}
-        return await self.collection.find_one_and_update({"_id": user_id}, update, upsert=True,
-                                                         return_document=ReturnDocument.AFTER)
+        doc = await self.collection.find_one_and_update({"_id": user_id}, update, upsert=True,
+                                                        return_document=ReturnDocument.AFTER)
+        await self.copies.forget(user_id)
+        return doc
 
     async def remove(self, user_id: str, words: list[str]) -> Document | None:
         if not words:
             return await self.get(user_id)
         update = {"$pullAll": {f"words.{lang}": words for lang in LANGUAGES}}
-        return await self.collection.find_one_and_update({"_id": user_id}, update,
-                                                         return_document=ReturnDocument.AFTER)
+        doc = await self.collection.find_one_and_update({"_id": user_id}, update,
+                                                        return_document=ReturnDocument.AFTER)
+        await self.copies.forget(user_id)
+        return doc

@@ -14,10 +14,11 @@ from ds_common.redis import KeySpace
 from ds_common.runtime import Stores
 from fastapi import Depends, Request
 
+from ds_progress.adapters import copies
 from ds_progress.adapters.cache import ProgressCache
 from ds_progress.adapters.collections import QUOTA
 from ds_progress.adapters.journal import JournalWriter, ProgressReader
-from ds_progress.adapters.records import ChannelVideos, Entitlements, MissedWords, QuotaLedger, Users
+from ds_progress.adapters.records import ChannelVideos, Learner, MissedWords, QuotaLedger, Users
 from ds_progress.adapters.stats import PracticeStats
 from ds_progress.domain.rules import has_paid_plan
 from ds_progress.settings import Settings
@@ -31,7 +32,6 @@ class Context:
     reader: ProgressReader
     cache: ProgressCache
     quota: QuotaLedger
-    entitlements: Entitlements
     users: Users
     channels: ChannelVideos
     words: MissedWords
@@ -43,12 +43,16 @@ class Context:
     def build(cls, settings: Settings, stores: Stores, clock: Clock, nudge: OutboxNudge,
               http: httpx.AsyncClient) -> Context:
         db = stores.db
+        listings = copies.listings(stores)
         return cls(
             settings=settings, clock=clock, nudge=nudge,
             journal=JournalWriter(db),
-            reader=ProgressReader(db), cache=ProgressCache(stores.redis, KeySpace(settings.service_name)),
-            quota=QuotaLedger(db, limit=settings.free_videos_per_cycle, cycle_days=settings.cycle_days),
-            entitlements=Entitlements(db), users=Users(db), channels=ChannelVideos(db), words=MissedWords(db),
+            reader=ProgressReader(db, listings),
+            cache=ProgressCache(stores.redis, KeySpace(settings.service_name), listings),
+            quota=QuotaLedger(db, copies.learners(stores), limit=settings.free_videos_per_cycle,
+                              cycle_days=settings.cycle_days),
+            users=Users(db), channels=ChannelVideos(db, copies.channel_videos(stores)),
+            words=MissedWords(db, copies.missed_words(stores)),
             stats=PracticeStats(db),
             http=http,
         )
@@ -59,9 +63,9 @@ class Context:
     def now(self) -> datetime:
         return self.clock.now()
 
-    async def unlimited(self, user: Principal) -> bool:
+    def unlimited(self, user: Principal, learner: Learner) -> bool:
         """Admins and learners with an active paid plan have no quota."""
-        return user.is_admin or has_paid_plan(await self.entitlements.get(user.user_id), self.now())
+        return user.is_admin or has_paid_plan(learner.entitlement, self.now())
 
 
 async def ctx(request: Request) -> Context:  # async: no threadpool hop per request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from ds_common.auth import CurrentUser
@@ -88,18 +89,19 @@ async def channel_progress(user: CurrentUser, c: Ctx, channelId: str | None = No
     if not channelId:
         raise BadRequest("channelId is required")
     channel_id = check_id(channelId, "channelId")
-    states = await c.reader.of_user(user.user_id, channel_id=channel_id)
+    states, videos = await asyncio.gather(c.reader.listing(user.user_id, channel_id=channel_id),
+                                          c.channels.video_ids(channel_id))
     # Every video of the channel, 0 when not started (the legacy shape the badges read).
-    progress: dict[str, float] = dict.fromkeys(await c.channels.video_ids(channel_id), 0)
-    progress.update((s["video_id"], s.get("completion", 0)) for s in states)
+    progress: dict[str, float] = dict.fromkeys(videos, 0)
+    progress.update((s["video_id"], s["completion"]) for s in states)
     return {"channelId": channelId, "progress": progress}
 
 
 @router.get("/user/progress/{channel_id}")
 async def channel_progress_list(channel_id: str, user: CurrentUser, c: Ctx) -> dict[str, Any]:
-    states = await c.reader.of_user(user.user_id, channel_id=check_id(channel_id, "channelId"))
+    states = await c.reader.listing(user.user_id, channel_id=check_id(channel_id, "channelId"))
     return {"channelId": channel_id,
-            "progress": [{"videoId": s["video_id"], "overallCompletion": s.get("completion", 0)} for s in states]}
+            "progress": [{"videoId": s["video_id"], "overallCompletion": s["completion"]} for s in states]}
 
 
 @router.get("/user/all-progress")
@@ -113,12 +115,12 @@ async def all_progress(user: CurrentUser, c: Ctx,
         if found is None:
             raise NotFound("User not found")
         user_id = found["_id"]
-    states = [s for s in await c.reader.of_user(user_id) if s.get("input")]
+    states = [s for s in await c.reader.listing(user_id) if s["typed"]]
     # Like the legacy list: nothing for videos (or channels) the catalog has deleted since.
     gone = await c.channels.removed({(s["channel_id"], s["video_id"]) for s in states})
     states = [s for s in states if (s["channel_id"], s["video_id"]) not in gone]
-    states.sort(key=lambda s: s.get("last_save_ms", 0), reverse=True)
+    states.sort(key=lambda s: s["last_save_ms"], reverse=True)
     return {"progress": [
         {"channelId": s["channel_id"], "channelName": s.get("channel_name", ""), "videoId": s["video_id"],
          "videoTitle": s.get("video_title", ""), "videoLink": s.get("video_link", ""),
-         "overallCompletion": s.get("completion", 0)} for s in states[:MAX_LISTED]]}
+         "overallCompletion": s["completion"]} for s in states[:MAX_LISTED]]}

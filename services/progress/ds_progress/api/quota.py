@@ -26,11 +26,11 @@ def _ids(channel_id: str | None, video_id: str | None) -> tuple[str, str]:
 async def dictation_quota(user: CurrentUser, c: Ctx, channelId: str | None = None,
                           videoId: str | None = None) -> dict[str, Any]:
     channel_id, video_id = _ids(channelId, videoId)
-    if await c.unlimited(user):
+    learner = await c.quota.learner(user.user_id)
+    if c.unlimited(user, learner):
         return {"used": 0, "limit": -1, "canProceed": True, "notifyQuota": False}
-    doc = await c.quota.get(user.user_id)
-    cycle = current_cycle(doc, c.now(), c.settings.cycle_days)
-    decision = decide(cycle, (doc or {}).get("history", []), video_key(channel_id, video_id),
+    cycle = current_cycle(learner.quota, c.now(), c.settings.cycle_days)
+    decision = decide(cycle, (learner.quota or {}).get("history", []), video_key(channel_id, video_id),
                       c.settings.free_videos_per_cycle)
     return {"used": len(cycle.videos), "limit": c.settings.free_videos_per_cycle,
             "canProceed": decision.can_proceed, "notifyQuota": decision.counts,
@@ -41,7 +41,9 @@ async def dictation_quota(user: CurrentUser, c: Ctx, channelId: str | None = Non
 async def register_dictation(body: VideoRef, user: CurrentUser, c: Ctx) -> dict[str, str]:
     channel_id, video_id = _ids(body.channelId, body.videoId)
     now = c.now()
-    registration = await c.quota.register(user.user_id, channel_id, video_id, now, unlimited=await c.unlimited(user))
+    learner = await c.quota.learner(user.user_id)
+    registration = await c.quota.register(user.user_id, channel_id, video_id, now,
+                                          unlimited=c.unlimited(user, learner), known=learner)
     if registration == "refused":
         raise Forbidden("Failed to register video, quota exceeded")
     if registration == "new":  # re-opening a registered video writes nothing (the front end repeats it)
@@ -58,9 +60,9 @@ async def access(channel_id: str, video_id: str, user: CurrentUser, c: Ctx) -> d
     check_id(video_id, "videoId")
     if user.is_admin:
         return {"allowed": True, "reason": "admin"}
-    if await c.unlimited(user):
+    learner = await c.quota.learner(user.user_id)
+    if c.unlimited(user, learner):
         return {"allowed": True, "reason": "paid"}
-    doc = await c.quota.get(user.user_id)
-    if video_key(channel_id, video_id) in (doc or {}).get("history", []):
+    if video_key(channel_id, video_id) in (learner.quota or {}).get("history", []):
         return {"allowed": True, "reason": "registered"}
     return {"allowed": False, "reason": "not_registered"}

@@ -14,6 +14,7 @@ from ds_common.events.contracts import PlanChanged, UserRegistered, UserUpdated,
 from ds_common.events.envelope import Envelope
 from ds_common.runtime import Stores
 
+from ds_progress.adapters import copies
 from ds_progress.adapters.collections import ENTITLEMENTS, USERS
 from ds_progress.adapters.records import ChannelVideos
 from ds_progress.adapters.stats import PracticeStats
@@ -21,7 +22,8 @@ from ds_progress.adapters.stats import PracticeStats
 
 def handlers(stores: Stores) -> Mapping[str, Handler]:
     users, entitlements = stores.db[USERS], stores.db[ENTITLEMENTS]
-    channel_videos = ChannelVideos(stores.db)
+    learners = copies.learners(stores)
+    channel_videos = ChannelVideos(stores.db, copies.channel_videos(stores))
     stats = PracticeStats(stores.db)
 
     async def user_registered(event: Envelope) -> None:
@@ -41,6 +43,7 @@ def handlers(stores: Stores) -> Mapping[str, Handler]:
         data = PlanChanged.model_validate(event.data)
         await apply_once_by_sequence(entitlements, data.user_id, event.sequence,
                                      {"$set": data.entitlement.model_dump()})
+        await learners.forget(data.user_id)  # quota checks read the plan from this copy
 
     async def practice_recorded(event: Envelope) -> None:
         await stats.record(event)
