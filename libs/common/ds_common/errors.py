@@ -1,8 +1,8 @@
 """One error model: every failure leaves as JSON `{"error": "<message>"}` with a typed status.
 
 Domain and API code raise `AppError` subclasses; validation errors become 400 with a readable
-message; anything unexpected is logged with its stack and answered with a generic 500 that
-carries no internals.
+message; a store that cannot be reached is a 503 (retry); anything unexpected is logged with its
+stack and answered with a generic 500 that carries no internals.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("ds.errors")
@@ -97,6 +100,13 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, describe_validation_error(exc))
 
 
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A store that cannot be reached (or a pool that stayed exhausted) is the client's cue to
+    retry, not a server bug: 503 with Retry-After, and a warning without the stack."""
+    logger.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc.__class__.__name__)
+    return error_response(503, "A data store is temporarily unavailable, please retry", {"Retry-After": "1"})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "Internal Server Error")
@@ -106,4 +116,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for unavailable in (RedisConnectionError, RedisTimeoutError, ConnectionFailure):
+        app.add_exception_handler(unavailable, _store_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import time
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from ds_common.errors import TooManyRequests
 
 
 def make_redis(url: str, *, max_connections: int = 100) -> Redis:
-    return Redis.from_url(url, max_connections=max_connections, socket_timeout=2,
-                          socket_connect_timeout=2, health_check_interval=30)
+    """A pooled client. Beyond `max_connections` in use, a command waits (up to 2 s) for a free
+    connection instead of failing: a burst of concurrent requests queues, it does not error."""
+    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=2, socket_timeout=2,
+                                           socket_connect_timeout=2, health_check_interval=30)
+    return Redis(connection_pool=pool)
 
 
 class KeySpace:

@@ -1,10 +1,12 @@
 import httpx
 import pytest
 from ds_common.errors import Forbidden, NotFound
+from ds_common.redis import make_redis
 from ds_common.settings import ServiceSettings
 from ds_common.web import Check, create_app
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
+from pymongo.errors import ServerSelectionTimeoutError
 
 
 class Item(BaseModel):
@@ -27,6 +29,14 @@ def build_app() -> httpx.AsyncClient:
     @router.post("/items")
     async def create(item: Item) -> Item:
         return item
+
+    @router.get("/redis-down")
+    async def redis_down() -> None:
+        await make_redis("redis://127.0.0.1:1/0").get("k")  # nothing listens on port 1
+
+    @router.get("/mongo-down")
+    async def mongo_down() -> None:
+        raise ServerSelectionTimeoutError("127.0.0.1:1: connection refused")
 
     @router.get("/boom")
     async def boom() -> None:
@@ -85,6 +95,13 @@ async def test_unexpected_error_is_a_generic_500(client: httpx.AsyncClient) -> N
     assert r.status_code == 500
     assert r.json() == {"error": "Internal Server Error"}
     assert "hunter2" not in r.text
+
+
+async def test_an_unreachable_store_is_a_503_to_retry(client: httpx.AsyncClient) -> None:
+    for path in ("/redis-down", "/mongo-down"):
+        r = await client.get(path)
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert r.json() == {"error": "A data store is temporarily unavailable, please retry"}
 
 
 async def test_request_id_is_propagated_or_generated(client: httpx.AsyncClient) -> None:
