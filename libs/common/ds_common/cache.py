@@ -67,6 +67,11 @@ class DocumentCache:
     def generation_key(self, doc_id: str) -> str:
         return f"{self.prefix}:g:{doc_id}"
 
+    @staticmethod
+    def decode(raw: bytes) -> Document | None:
+        """A copy read by other means (e.g. inside a Lua script at `value_key`)."""
+        return _decode(raw)
+
     async def get(self, doc_id: str, load: Loader) -> Document | None:
         return (await self.get_many([doc_id], load))[doc_id]
 

@@ -49,7 +49,7 @@ def api_app(settings: Settings | None = None, *, clock: Clock | None = None) -> 
                 revocations=revocations, nudge=app.state.nudge, checkpoint_batch=settings.checkpoint_batch,
                 checkpoint_every_s=settings.checkpoint_every_s)
             identity = IdentityVerifier.from_settings(settings)
-            users = UserStore(stores.db, stores.redis, keys, clock, app.state.nudge,
+            users = UserStore(stores.db, stores.redis, clock, app.state.nudge,
                               admin_emails=frozenset(normalize_email(e) for e in settings.admin_emails),
                               bootstrap_needs_proof=settings.environment == "production")
             app.state.auth = AuthContext(
@@ -74,10 +74,9 @@ def relay_app(settings: Settings | None = None) -> FastAPI:
 
 def consumer_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    keys = KeySpace(settings.service_name)
     return service.consumer_app(
         settings, group=settings.service_name, indexes=INDEXES,
-        handlers=lambda stores: handlers(stores, keys),
+        handlers=handlers,
         workers=lambda stores: [functools.partial(purge_sessions_forever, stores)])
 
 

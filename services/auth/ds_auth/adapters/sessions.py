@@ -31,6 +31,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
+from ds_auth.adapters.users import user_copies
 from ds_auth.domain import tokens
 from ds_auth.domain.tokens import RefreshToken
 
@@ -119,6 +120,7 @@ class SessionStore:
         self.checkpoint_batch = checkpoint_batch
         self.checkpoint_every_ms = int(checkpoint_every_s * 1000)
         self.max_dirty = max_dirty
+        self.user_copy_prefix = user_copies(db, redis).value_key("")  # the rotation script reads the user's copy
         self._rotate = redis.register_script(_ROTATE)
         self._restore = redis.register_script(_RESTORE)
 
@@ -147,7 +149,7 @@ class SessionStore:
         for _ in range(2):  # a second round only after restoring a session Redis had lost
             reply = await self._rotate(keys=[self._key(token.session_id)],
                                        args=[token.hash, successor.hash, to_ms(self.clock.now()), self.grace_ms,
-                                             self.refresh_ttl_ms, self.checkpoint_every_ms, self.keys("user", "")])
+                                             self.refresh_ttl_ms, self.checkpoint_every_ms, self.user_copy_prefix])
             outcome = reply[0].decode()
             if outcome != "missing":
                 break

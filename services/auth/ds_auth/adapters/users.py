@@ -1,4 +1,4 @@
-"""Users in Mongo (every hot lookup by `_id`), with a short-lived Redis cache of the public profile.
+"""Users in Mongo (every hot lookup by `_id`), with a Redis copy of the public profile (ds_common.cache).
 
 Collections:
 - `users`: `_id` = immutable user id; profile, role, preferences, `version` (the sequence of its
@@ -11,10 +11,12 @@ Collections:
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
 import orjson
+from ds_common.cache import DocumentCache
 from ds_common.clock import Clock, to_ms
 from ds_common.errors import NotFound
 from ds_common.events.consumer import apply_once_by_sequence
@@ -22,7 +24,6 @@ from ds_common.events.contracts import UserRegistered, UserUpdated
 from ds_common.events.envelope import new_event
 from ds_common.events.outbox import OutboxNudge, document_with_events, outbox_indexes, with_events
 from ds_common.mongo import Document, IndexSpec, asc
-from ds_common.redis import KeySpace
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from redis.asyncio import Redis
@@ -42,15 +43,19 @@ INDEXES = [
 ]
 
 
+def user_copies(db: AsyncDatabase[Document], redis: Redis) -> DocumentCache:
+    """The Redis copy of each user's public profile and plan, forgotten by every write to them."""
+    return DocumentCache(redis, f"auth:{db.name}", "user", ttl_s=CACHE_TTL_S)
+
+
 class UserStore:
-    def __init__(self, db: AsyncDatabase[Document], redis: Redis, keys: KeySpace, clock: Clock,
+    def __init__(self, db: AsyncDatabase[Document], redis: Redis, clock: Clock,
                  nudge: OutboxNudge | None = None, admin_emails: frozenset[str] = frozenset(),
                  bootstrap_needs_proof: bool = True) -> None:
         self.db = db
         self.admin_emails = admin_emails  # operator bootstrap: these e-mails register as Admin
         self.bootstrap_needs_proof = bootstrap_needs_proof
-        self.redis = redis
-        self.keys = keys
+        self.copies = user_copies(db, redis)
         self.clock = clock
         self.nudge = nudge  # wakes the relay after a write that carries events
 
@@ -64,22 +69,19 @@ class UserStore:
         return claim["user_id"] if claim else None
 
     async def cached(self, user_id: str) -> dict[str, Any] | None:
-        """`{"p": profile, "e": entitlement}` from Redis, or from Mongo (then cached)."""
-        raw = await self.redis.get(self.keys("user", user_id))
-        if raw is not None:
-            cached: dict[str, Any] = orjson.loads(raw)
-            return cached
-        doc = await self.db.users.find_one({"_id": user_id}, {"_outbox": 0})
-        if doc is None:
-            return None
-        plan = await self.db.plans.find_one({"_id": user_id})
-        entry = {"p": profile_fields(doc), "e": plan.get("entitlement") if plan else None}
-        await self.redis.set(self.keys("user", user_id), orjson.dumps(entry), ex=CACHE_TTL_S)
-        return entry
+        """`{"p": profile, "e": entitlement}` from the Redis copy, or from Mongo (then copied)."""
+        return await self.copies.get(user_id, self._load)
+
+    async def _load(self, user_ids: list[str]) -> dict[str, Document | None]:
+        async def one(user_id: str) -> Document | None:
+            doc, plan = await asyncio.gather(self.db.users.find_one({"_id": user_id}, {"_outbox": 0}),
+                                             self.db.plans.find_one({"_id": user_id}))
+            return None if doc is None else {"p": profile_fields(doc), "e": plan.get("entitlement") if plan else None}
+        return dict(zip(user_ids, await asyncio.gather(*map(one, user_ids)), strict=True))
 
     async def user_object(self, user_id: str, cached: bytes | None = None) -> dict[str, Any]:
-        """The legacy User object; `cached` is the raw cache entry when the caller already has it."""
-        entry = orjson.loads(cached) if cached else await self.cached(user_id)
+        """The legacy User object; `cached` is the raw copy when the caller already has it."""
+        entry = self.copies.decode(cached) if cached else await self.cached(user_id)
         if entry is None:
             raise NotFound("User not found")
         return user_object(entry["p"], entry["e"], to_ms(self.clock.now()))
@@ -91,7 +93,7 @@ class UserStore:
         return await self.user_object(user_id)
 
     async def forget(self, user_id: str) -> None:
-        await self.redis.delete(self.keys("user", user_id))
+        await self.copies.forget(user_id)
 
     async def page(self, *, after: str | None, limit: int) -> list[dict[str, Any]]:
         """Users in sign-up order (ids are time-ordered), keyset-paginated, secrets never included."""

@@ -14,7 +14,6 @@ from ds_common.clock import Clock, SystemClock
 from ds_common.events.consumer import Handler
 from ds_common.events.contracts import PlanChanged
 from ds_common.events.envelope import Envelope
-from ds_common.redis import KeySpace
 from ds_common.runtime import Stores
 
 from ds_auth.adapters.sessions import purge_expired_sessions
@@ -24,8 +23,8 @@ logger = logging.getLogger("ds.auth.consumer")
 PURGE_INTERVAL_S = 3600
 
 
-def handlers(stores: Stores, keys: KeySpace, clock: Clock | None = None) -> Mapping[str, Handler]:
-    users = UserStore(stores.db, stores.redis, keys, clock or SystemClock())
+def handlers(stores: Stores, clock: Clock | None = None) -> Mapping[str, Handler]:
+    users = UserStore(stores.db, stores.redis, clock or SystemClock())
 
     async def on_plan_changed(event: Envelope) -> None:
         data = PlanChanged.model_validate(event.data)
