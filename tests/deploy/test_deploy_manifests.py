@@ -152,3 +152,68 @@ def test_generated_base_and_gateway_copies_are_up_to_date() -> None:
     subprocess.run([sys.executable, str(ROOT / "deploy/k8s/generate.py"), "--check"], check=True)
     for name in ("gateway.conf.template", "ds_proxy.conf"):
         assert (ROOT / "deploy/k8s/base/gateway" / name).read_text() == (ROOT / "deploy/gateway" / name).read_text()
+
+
+def test_secrets_example_lists_every_secret_of_every_service() -> None:
+    from pydantic import SecretStr
+
+    example = (ROOT / "deploy/compose/secrets.env.example").read_text()
+    listed = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line and not line.startswith("#")}
+    secrets = set()
+    for name in SERVICES:
+        settings = __import__(f"ds_{name}.settings", fromlist=["Settings"]).Settings
+        prefix = settings.model_config["env_prefix"]
+        secrets |= {prefix + field.upper() for field, info in settings.model_fields.items()
+                    if info.annotation in (SecretStr, SecretStr | None)}
+    assert secrets and secrets <= listed
+    assert all(line.endswith("=") for line in example.splitlines() if "=" in line and not line.startswith("#"))
+
+
+# --- observability ------------------------------------------------------------------------------
+def exported_metric_names() -> set[str]:
+    """Every series name the processes export: our metrics (imported from the code that defines
+    them) and prometheus_client's standard process metrics."""
+    import ds_common.events.consumer
+    import ds_common.events.outbox
+    import ds_common.web
+    import ds_transcripts.adapters.fetcher
+    from prometheus_client import REGISTRY
+
+    assert ds_common.web and ds_common.events.consumer and ds_common.events.outbox and ds_transcripts.adapters.fetcher
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"], "gauge": [""]}
+    return {family.name + suffix for family in REGISTRY.collect() for suffix in suffixes.get(family.type, [""])}
+
+
+def test_the_dashboard_is_generated_and_queries_only_exported_metrics() -> None:
+    import json
+
+    subprocess.run([sys.executable, str(ROOT / "deploy/grafana/dashboard.py"), "--check"], check=True)
+    board = json.loads((ROOT / "deploy/grafana/dashboards/dictation-studio.json").read_text())
+    assert (ROOT / "deploy/k8s/base/grafana/dictation-studio.json").read_text() == \
+        (ROOT / "deploy/grafana/dashboards/dictation-studio.json").read_text()
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids))
+    exported = exported_metric_names()
+    queries = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
+    assert len(queries) >= 12
+    # What is left of a query without its strings, variables, ranges, functions and label names.
+    not_metrics = {"sum", "max", "by", "rate", "increase", "histogram_quantile", "topk", "le", "status", "service",
+                   "route", "method", "group", "type", "topic", "path", "outcome", "instance"}
+    for query in queries:
+        bare = re.sub(r'"[^"]*"|\$\w+|\[[^\]]*\]', "", query)
+        metrics = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", bare)) - not_metrics
+        assert len(metrics) == 1 and metrics <= exported, (query, metrics - exported)
+
+
+def test_compose_observability_scrapes_every_process(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["observability"]
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {t for job in config["scrape_configs"] for group in job["static_configs"] for t in group["targets"]}
+    assert targets == {f"{name}-{role}:8000" for name in SERVICES for role in ROLES}
+    assert all(t.split(":")[0] in services for t in targets)
+    for mount in services["grafana"]["volumes"]:
+        source = mount.split(":")[0]
+        if source.startswith("./"):
+            assert (ROOT / source).exists(), source

@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -92,8 +95,19 @@ async def background(workers: Sequence[Worker]) -> AsyncIterator[asyncio.Event]:
 
 def serve(app: FastAPI | str, *, host: str, port: int, service: str, log_level: str = "INFO",
           workers: int = 1) -> None:
-    """Serve an app, or with `workers` > 1 an app factory's import string (one process each)."""
+    """Serve an app, or with `workers` > 1 an app factory's import string (one process each).
+
+    Several workers keep their metrics in files of a fresh directory (prometheus_client's
+    multiprocess mode), so `/metrics`, whichever worker answers it, reports all of them."""
     configure_logging(service, log_level)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, workers=workers,
-                factory=isinstance(app, str), loop="uvloop", http="httptools",
-                timeout_keep_alive=75, server_header=False)
+    metrics_dir = None
+    if workers > 1:
+        metrics_dir = tempfile.mkdtemp(prefix=f"ds-metrics-{service}-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # inherited by the workers
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, workers=workers,
+                    factory=isinstance(app, str), loop="uvloop", http="httptools",
+                    timeout_keep_alive=75, server_header=False)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

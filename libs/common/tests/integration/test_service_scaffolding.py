@@ -115,3 +115,27 @@ async def test_in_memory_bus_delivers_in_order_and_can_fail() -> None:
     with pytest.raises(ConnectionError):
         await bus.publish(events[:1])
     assert len(bus.published) == 3
+
+
+def test_metrics_of_several_workers_are_reported_together() -> None:
+    """An API with two worker processes: /metrics, whichever worker answers, counts every request."""
+    import re
+    import sys
+    from pathlib import Path
+
+    from ds_common.testing.bench import service_process
+    from ds_common.testing.infra import free_port
+
+    port = free_port()
+    code = ("from ds_common.runtime import serve; "
+            f"serve('example_app:app', host='127.0.0.1', port={port}, service='example', workers=2)")
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    with service_process("example", "api", port, env, argv=[sys.executable, "-c", code]) as url, \
+            httpx.Client(base_url=url) as client:
+        for _ in range(40):  # new connections, spread over both workers by the kernel
+            with httpx.Client(base_url=url) as one:
+                assert one.get("/hello").status_code == 200
+        text = client.get("/metrics").text
+    counted = sum(float(v) for v in re.findall(
+        r'^http_request_duration_seconds_count\{[^}]*route="/hello"[^}]*\} (\S+)$', text, re.MULTILINE))
+    assert counted == 40
