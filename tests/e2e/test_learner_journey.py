@@ -223,10 +223,15 @@ def test_admin_edits_membership_through_progress_and_billing(
                        headers=auth).status_code == 403  # learners cannot give themselves a plan
 
     admin = bearer(channel["admin"]["access"])
-    r = client.post("/user/update-duration", json={"emails": [email, "nobody@e2e.test"], "duration": 30},
-                    headers=admin)
-    assert r.status_code == 200, r.text
-    answer = r.json()
+
+    def edit() -> dict[str, Any] | None:
+        """Billing learns of a new account from `user.registered`: until then it is "not found"."""
+        r = client.post("/user/update-duration", json={"emails": [email, "nobody@e2e.test"], "duration": 30},
+                        headers=admin)
+        assert r.status_code == 200, r.text
+        return r.json() if r.json()["message"] != "Updated 0 of 2 users" else None
+
+    answer = poll(edit, within_s=2, what="the new learner known to billing")
     assert answer["message"] == "Updated 1 of 2 users"
     by_email = {row["email"]: row for row in answer["results"]}
     assert by_email[email]["success"] is True and by_email["nobody@e2e.test"]["success"] is False

@@ -4,7 +4,9 @@ learner-journey scenario's per-step latencies. Writes bench/results/load-gateway
 
     make bench-load        (or: uv run python tests/load/run.py [--duration 10] [--connections 64] [--warmup 2])
 
-Each measurement follows an unmeasured warm-up of the same requests (default 2 s), the floor's too.
+Each measurement waits until the machine is quiet (the previous endpoint's background work, such
+as journal compaction after the autosave run, has drained: `settled_s`), then follows an unmeasured
+warm-up of the same requests (default 2 s); the floor's too.
 
 Starts the whole system in the `test` profile (separate ports, fresh e2e databases) and stops it
 at the end. The gateway's per-IP rate limits are raised for this run only: every request comes
@@ -110,12 +112,33 @@ def main() -> None:
     write_results("load-gateway", results)
 
 
+def cpu_busy_fraction(interval_s: float = 1.0) -> float:
+    """The share of the machine's CPU time spent busy over `interval_s` (from /proc/stat)."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+    total0, idle0 = sample()
+    time.sleep(interval_s)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_until_quiet(limit_s: float = 90, busy_below: float = 0.25) -> float:
+    """Wait until the background work the previous measurement caused (journal compaction,
+    consumers, relays) has drained, so each endpoint is measured on a settled system."""
+    started = time.monotonic()
+    while cpu_busy_fraction() >= busy_below and time.monotonic() - started < limit_s:
+        pass
+    return round(time.monotonic() - started, 1)
+
+
 def measure(base_url: str, requests: list[Request], duration: int, connections: int, warmup: int) -> dict[str, Any]:
-    """Steady state: a short unmeasured run first (connections opened, caches filled), as a
-    server that has been up for a while would be."""
+    """Steady state on a settled system: wait for the machine to be quiet, then a short unmeasured
+    run (connections opened, caches filled), as a server that has been up a while would be."""
+    settled_s = wait_until_quiet()
     if warmup:
         wrk(base_url, requests, connections=connections, duration_s=warmup)
-    return wrk(base_url, requests, connections=connections, duration_s=duration)
+    return {**wrk(base_url, requests, connections=connections, duration_s=duration), "settled_s": settled_s}
 
 
 def measure_floor(duration: int, connections: int, warmup: int) -> dict[str, object]:
