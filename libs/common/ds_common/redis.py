@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import time
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from ds_common.errors import TooManyRequests
 
 
-def make_redis(url: str, *, max_connections: int = 100) -> Redis:
-    """A pooled client. Beyond `max_connections` in use, a command waits (up to 2 s) for a free
-    connection instead of failing: a burst of concurrent requests queues, it does not error."""
-    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=2, socket_timeout=2,
-                                           socket_connect_timeout=2, health_check_interval=30)
-    return Redis(connection_pool=pool)
+def make_redis(url: str, *, max_connections: int = 512) -> Redis:
+    """A pooled client. The pool is sized above any process's in-flight commands (64 concurrent
+    requests with two commands each need 128); should it ever run out, the command fails at once
+    and the request gets a 503 to retry (ds_common.errors). A waiting pool (BlockingConnectionPool)
+    would queue instead, but costs about 15 us more per command, on every command."""
+    return Redis.from_url(url, max_connections=max_connections, socket_timeout=2,
+                          socket_connect_timeout=2, health_check_interval=30)
 
 
 class KeySpace:
