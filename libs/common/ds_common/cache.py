@@ -13,10 +13,15 @@ long a copy can be stale if a writer stops between its store write and its `forg
 Absent documents are cached too (as an empty value): a free learner has no entitlement document,
 and asking the store for it on every request would defeat the cache. Values are BSON, so dates
 and binary survive the round trip.
+
+Reference data that every request reads and that rarely changes (a channel's video ids) can also
+be kept in process memory for `local_ttl_s`: other processes then see a change up to that much
+later than the next Redis read would (the process that forgets sees it at once).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC
 from typing import Any, cast
@@ -55,10 +60,14 @@ class DocumentCache:
     """Copies of one kind of document, under `<scope>:cache:<name>:<id>` (scope: the service and
     its database, so two databases never share copies)."""
 
-    def __init__(self, redis: Redis, scope: str, name: str, *, ttl_s: int = 300) -> None:
+    LOCAL_SIZE = 1024  # documents kept in process memory at most (then it starts over)
+
+    def __init__(self, redis: Redis, scope: str, name: str, *, ttl_s: int = 300, local_ttl_s: float = 0) -> None:
         self.redis = redis
         self.prefix = f"{scope}:cache:{name}"
         self.ttl_s = ttl_s
+        self.local_ttl_s = local_ttl_s
+        self._local: dict[str, tuple[float, Document | None]] = {}  # id -> (until, document)
         self._fill: Any = redis.register_script(_FILL)
 
     def value_key(self, doc_id: str) -> str:
@@ -77,11 +86,15 @@ class DocumentCache:
 
     async def get_many(self, ids: Sequence[str], load: Loader) -> dict[str, Document | None]:
         """The documents of `ids` (None when absent); `load(missing ids)` reads the store on a miss."""
-        ids = list(dict.fromkeys(ids))
+        found: dict[str, Document | None] = {}
+        if self.local_ttl_s:
+            now = time.monotonic()
+            found = {i: kept[1] for i in ids if (kept := self._local.get(i)) is not None and kept[0] > now}
+        ids = [i for i in dict.fromkeys(ids) if i not in found]
         if not ids:
-            return {}
+            return found
         raw = cast("list[bytes | None]", await self.redis.mget([self.value_key(i) for i in ids]))
-        found = {i: _decode(r) for i, r in zip(ids, raw, strict=True) if r is not None}
+        found.update((i, _decode(r)) for i, r in zip(ids, raw, strict=True) if r is not None)
         missing = [i for i in ids if i not in found]
         if missing:
             seen = cast("list[bytes | None]", await self.redis.mget([self.generation_key(i) for i in missing]))
@@ -93,10 +106,20 @@ class DocumentCache:
                 keys += [self.value_key(doc_id), self.generation_key(doc_id)]
                 args += [generation or b"", _encode(found[doc_id])]
             await self._fill(keys=keys, args=args)
+        if self.local_ttl_s:
+            self._keep({i: found[i] for i in ids})
         return found
+
+    def _keep(self, docs: dict[str, Document | None]) -> None:
+        if len(self._local) + len(docs) > self.LOCAL_SIZE:
+            self._local.clear()
+        until = time.monotonic() + self.local_ttl_s
+        self._local.update((i, (until, doc)) for i, doc in docs.items())
 
     async def forget(self, *ids: str) -> None:
         """Call after a store write that changes these documents."""
+        for doc_id in ids:
+            self._local.pop(doc_id, None)
         async with self.redis.pipeline(transaction=False) as pipe:
             for doc_id in ids:
                 pipe.incr(self.generation_key(doc_id))

@@ -94,3 +94,25 @@ async def test_copies_expire(redis: Redis) -> None:
     while await cache.get("a", store.load) != {"n": 2}:
         assert time.monotonic() < deadline, "the stale copy expired"
         await asyncio.sleep(0.1)
+
+
+async def test_a_local_copy_serves_for_its_life_and_this_process_forgets_it_at_once(redis: Redis) -> None:
+    scope = f"test{time.time_ns()}"
+    local = DocumentCache(redis, scope, "channels", local_ttl_s=0.5)
+    other_process = DocumentCache(redis, scope, "channels")
+    store = Store()
+    store.docs["c"] = {"videos": ["v1"]}
+    await local.get("c", store.load)
+    await redis.delete(local.value_key("c"))  # from now on, only the process memory has it
+    assert await local.get("c", store.load) == {"videos": ["v1"]}
+    assert store.reads == 1
+
+    store.docs["c"] = {"videos": ["v1", "v2"]}
+    await other_process.forget("c")  # a writer elsewhere: seen once the local life is over
+    assert await local.get("c", store.load) == {"videos": ["v1"]}
+    await asyncio.sleep(0.6)
+    assert await local.get("c", store.load) == {"videos": ["v1", "v2"]}
+
+    store.docs["c"] = {"videos": ["v2"]}
+    await local.forget("c")  # a writer in this process: seen at once
+    assert await local.get("c", store.load) == {"videos": ["v2"]}

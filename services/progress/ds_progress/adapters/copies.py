@@ -6,7 +6,9 @@ Every writer of what a copy holds forgets it after its store write:
   registrations and the consumer's `plan.changed`;
 - `listings` (a learner's progress list, without the typed text): every save (in the save's
   Redis script, see cache.py) and the empty entry a registration creates;
-- `channel_videos`: the consumer's `video.published` / `video.removed`;
+- `channel_videos`: the consumer's `video.published` / `video.removed`; read by every channel page
+  of every learner, so each API process also keeps it for a second (a catalog change reaches the
+  badges up to a second later);
 - `missed_words`: the API's adds and removes.
 """
 
@@ -16,8 +18,8 @@ from ds_common.cache import DocumentCache
 from ds_common.runtime import Stores
 
 
-def _copies(stores: Stores, name: str) -> DocumentCache:
-    return DocumentCache(stores.redis, f"progress:{stores.db.name}", name)
+def _copies(stores: Stores, name: str, *, local_ttl_s: float = 0) -> DocumentCache:
+    return DocumentCache(stores.redis, f"progress:{stores.db.name}", name, local_ttl_s=local_ttl_s)
 
 
 def learners(stores: Stores) -> DocumentCache:
@@ -29,7 +31,7 @@ def listings(stores: Stores) -> DocumentCache:
 
 
 def channel_videos(stores: Stores) -> DocumentCache:
-    return _copies(stores, "channel-videos")
+    return _copies(stores, "channel-videos", local_ttl_s=1.0)
 
 
 def missed_words(stores: Stores) -> DocumentCache:
