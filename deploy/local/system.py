@@ -149,11 +149,16 @@ def processes(profile: str, extra_env: dict[str, str] | None = None) -> list[inf
     return found
 
 
+def infra_to_start(profile: str) -> list[infra.Server]:
+    """The infrastructure servers `up` will start (those not already running): they are its to stop."""
+    return [s for s in infra.servers("dev" if profile == "dev" else "test") if not (s.pid() and s.healthy())]
+
+
 def up(profile: str, extra_env: dict[str, str] | None = None) -> list[infra.Server]:
     """Start everything; returns the infrastructure servers this call started (to stop them later)."""
     started = time.monotonic()
     infra_profile = "dev" if profile == "dev" else "test"
-    ours = [s for s in infra.servers(infra_profile) if not (s.pid() and s.healthy())]
+    ours = infra_to_start(profile)
     for server in infra.servers(infra_profile):
         server.start()
     (infra.servers(infra_profile)[0].state / "endpoints.json").write_text(
@@ -207,26 +212,34 @@ def main() -> None:
     if args.action == "status":
         status(args.profile)
         return
-    started_infra = up(args.profile)
-    if not args.no_seed:
-        import seed  # sibling script; needs the project's environment (httpx)
-
-        seed.main(f"http://127.0.0.1:{processes(args.profile)[-1].port}/dictation-studio", profile=args.profile)
-    print_urls(args.profile)
-    if args.detach:
-        return
+    # Ctrl-C (SIGINT) and SIGTERM, at any point, lead to one clean stop of what this run started;
+    # signals arriving during that stop (a second Ctrl-C, or the one `uv run` forwards) are ignored.
     stopping = False
 
     def stop(*_: object) -> None:
         nonlocal stopping
-        stopping = True
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    started_infra = infra_to_start(args.profile)
     try:
-        while not stopping:
+        up(args.profile)
+        if not args.no_seed:
+            import seed  # sibling script; needs the project's environment (httpx)
+
+            seed.main(f"http://127.0.0.1:{processes(args.profile)[-1].port}/dictation-studio", profile=args.profile)
+        print_urls(args.profile)
+        if args.detach:
+            return
+        while True:
             time.sleep(1)
     except KeyboardInterrupt:
         pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     infra.log("stopping the services and the gateway")
     down(args.profile)
     for server in reversed(started_infra):
