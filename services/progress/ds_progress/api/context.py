@@ -68,9 +68,13 @@ class Context:
         return user.is_admin or has_paid_plan(learner.entitlement, self.now())
 
 
-async def ctx(request: Request) -> Context:  # async: no threadpool hop per request
+def context_of(request: Request) -> Context:
     context: Context = request.app.state.ctx
     return context
+
+
+async def ctx(request: Request) -> Context:  # async: no threadpool hop per request
+    return context_of(request)
 
 
 Ctx = Annotated[Context, Depends(ctx)]

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any
 
-from ds_common.auth import CurrentUser
+from ds_common.auth import CurrentUser, current_principal
 from ds_common.clock import to_ms, utc_midnight
 from ds_common.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from ds_common.events.contracts import PracticeRecorded
 from ds_common.events.envelope import new_event
 from ds_common.mongo import Document
-from fastapi import APIRouter, Query
+from ds_common.web import query_parameters
+from fastapi import APIRouter, Request
 from pymongo.errors import PyMongoError
 
-from ds_progress.api.context import Context, Ctx
+from ds_progress.api.context import Context, Ctx, context_of
 from ds_progress.api.models import SaveProgress
 from ds_progress.domain.rules import check_id, credited_seconds, progress_key
 
@@ -66,9 +67,11 @@ async def practice_totals(c: Context, user_id: str, channel_id: str, video_id: s
     return [totals[f] for f in fields]
 
 
-@router.get("/user/progress")
-async def get_progress(user: CurrentUser, c: Ctx, channelId: str | None = None,
-                       videoId: str | None = None) -> dict[str, Any]:
+@router.get("/user/progress", openapi_extra=query_parameters("channelId", "videoId"))
+async def get_progress(request: Request) -> dict[str, Any]:
+    # A hot path (every video opened): inputs read directly, see ds_common.web.query_parameters.
+    user, c = await current_principal(request), context_of(request)
+    channelId, videoId = request.query_params.get("channelId"), request.query_params.get("videoId")
     if not channelId or not videoId:
         raise BadRequest("channelId and videoId are required")
     key = progress_key(user.user_id, check_id(channelId, "channelId"), check_id(videoId, "videoId"))
@@ -84,8 +87,11 @@ async def get_progress(user: CurrentUser, c: Ctx, channelId: str | None = None,
             "currentTime": state.get("current_time", 0), "overallCompletion": state.get("completion", 0)}
 
 
-@router.get("/user/progress/channel")
-async def channel_progress(user: CurrentUser, c: Ctx, channelId: str | None = None) -> dict[str, Any]:
+@router.get("/user/progress/channel", openapi_extra=query_parameters("channelId"))
+async def channel_progress(request: Request) -> dict[str, Any]:
+    # A hot path (every channel page): inputs read directly, see ds_common.web.query_parameters.
+    user, c = await current_principal(request), context_of(request)
+    channelId = request.query_params.get("channelId")
     if not channelId:
         raise BadRequest("channelId is required")
     channel_id = check_id(channelId, "channelId")
@@ -104,11 +110,15 @@ async def channel_progress_list(channel_id: str, user: CurrentUser, c: Ctx) -> d
             "progress": [{"videoId": s["video_id"], "overallCompletion": s["completion"]} for s in states]}
 
 
-@router.get("/user/all-progress")
-async def all_progress(user: CurrentUser, c: Ctx,
-                       userEmail: Annotated[str | None, Query(max_length=320)] = None) -> dict[str, Any]:
+@router.get("/user/all-progress", openapi_extra=query_parameters("userEmail"))
+async def all_progress(request: Request) -> dict[str, Any]:
+    # A hot path (the profile page): inputs read directly, see ds_common.web.query_parameters.
+    user, c = await current_principal(request), context_of(request)
+    userEmail = request.query_params.get("userEmail")
     user_id = user.user_id
     if userEmail:
+        if len(userEmail) > 320:
+            raise BadRequest("Invalid userEmail")
         if not user.is_admin:
             raise Forbidden("Admin access required")
         found = await c.users.by_email(userEmail)

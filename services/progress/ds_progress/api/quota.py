@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ds_common.auth import CurrentUser
+from ds_common.auth import CurrentUser, current_principal
 from ds_common.clock import to_ms
 from ds_common.errors import BadRequest, Forbidden
-from fastapi import APIRouter
+from ds_common.web import query_parameters
+from fastapi import APIRouter, Request
 
-from ds_progress.api.context import Ctx
+from ds_progress.api.context import Ctx, context_of
 from ds_progress.api.models import VideoRef
 from ds_progress.domain.rules import check_id, current_cycle, decide, video_key
 
@@ -22,10 +23,11 @@ def _ids(channel_id: str | None, video_id: str | None) -> tuple[str, str]:
     return check_id(channel_id, "channelId"), check_id(video_id, "videoId")
 
 
-@router.get("/user/dictation_quota")
-async def dictation_quota(user: CurrentUser, c: Ctx, channelId: str | None = None,
-                          videoId: str | None = None) -> dict[str, Any]:
-    channel_id, video_id = _ids(channelId, videoId)
+@router.get("/user/dictation_quota", openapi_extra=query_parameters("channelId", "videoId"))
+async def dictation_quota(request: Request) -> dict[str, Any]:
+    # A hot path (every video page): inputs read directly, see ds_common.web.query_parameters.
+    user, c = await current_principal(request), context_of(request)
+    channel_id, video_id = _ids(request.query_params.get("channelId"), request.query_params.get("videoId"))
     learner = await c.quota.learner(user.user_id)
     if c.unlimited(user, learner):
         return {"used": 0, "limit": -1, "canProceed": True, "notifyQuota": False}
@@ -38,7 +40,9 @@ async def dictation_quota(user: CurrentUser, c: Ctx, channelId: str | None = Non
 
 
 @router.post("/user/register_dictation")
-async def register_dictation(body: VideoRef, user: CurrentUser, c: Ctx) -> dict[str, str]:
+async def register_dictation(body: VideoRef, request: Request) -> dict[str, str]:
+    # A hot path (repeated on every video opened): principal read directly, see ds_common.web.query_parameters.
+    user, c = await current_principal(request), context_of(request)
     channel_id, video_id = _ids(body.channelId, body.videoId)
     now = c.now()
     learner = await c.quota.learner(user.user_id)

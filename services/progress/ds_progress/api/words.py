@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ds_common.auth import CurrentUser
-from fastapi import APIRouter
+from ds_common.auth import CurrentUser, current_principal
+from fastapi import APIRouter, Request
 
 from ds_progress.adapters.records import words_response
-from ds_progress.api.context import Ctx
+from ds_progress.api.context import Ctx, context_of
 from ds_progress.api.models import Words
 
 router = APIRouter()
@@ -21,8 +21,10 @@ async def add_missed_words(body: Words, user: CurrentUser, c: Ctx) -> dict[str, 
 
 
 @router.get("/user/missed-words")
-async def list_missed_words(user: CurrentUser, c: Ctx) -> dict[str, Any]:
-    return words_response(await c.words.get(user.user_id))
+async def list_missed_words(request: Request) -> dict[str, Any]:
+    # A hot path (the review page): principal read directly, see ds_common.web.query_parameters.
+    user = await current_principal(request)
+    return words_response(await context_of(request).words.get(user.user_id))
 
 
 @router.delete("/user/missed-words")
