@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import orjson
 from ds_common.auth import Principal, current_principal
 from ds_common.clock import Clock
-from ds_common.errors import Unauthorized
+from ds_common.errors import BadRequest, Unauthorized
 from ds_common.events.envelope import Envelope, EventData, new_event
 from ds_common.events.outbox import OutboxNudge
 from ds_common.redis import RateLimiter
@@ -34,8 +34,7 @@ class Ctx:
 
 
 async def _ctx(request: Request) -> Ctx:  # async: no threadpool hop per request
-    ctx: Ctx = request.app.state.ctx
-    return ctx
+    return context_of(request)
 
 
 async def _viewer(request: Request) -> Principal | None:
@@ -47,6 +46,19 @@ async def _viewer(request: Request) -> Principal | None:
         return await current_principal(request)
     except Unauthorized:
         return None
+
+
+def context_of(request: Request) -> Ctx:
+    ctx: Ctx = request.app.state.ctx
+    return ctx
+
+
+def query_choice(request: Request, name: str, allowed: Any, default: str = "all") -> str:
+    """A query parameter of a hot route that must be one of the `allowed` Literal's values."""
+    value = request.query_params.get(name, default)
+    if value not in get_args(allowed):
+        raise BadRequest(f"Invalid {name}: expected one of {', '.join(get_args(allowed))}")
+    return value
 
 
 CatalogCtx = Annotated[Ctx, Depends(_ctx)]

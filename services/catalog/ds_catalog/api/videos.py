@@ -5,18 +5,19 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ds_common.auth import AdminUser, CurrentUser
+from ds_common.auth import AdminUser, CurrentUser, current_principal
 from ds_common.errors import BadRequest, NotFound
 from ds_common.events.contracts import VideoRemoved, VideoUpdated
 from ds_common.events.envelope import Envelope
 from ds_common.mongo import Document
-from fastapi import APIRouter
+from ds_common.web import query_parameters
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from ds_catalog.adapters.cache import CHANNELS, POOL, videos_scope
 from ds_catalog.adapters.catalog_repo import VIDEOS
-from ds_catalog.api.deps import CatalogCtx, Ctx, catalog_event, json_bytes, json_response
+from ds_catalog.api.deps import CatalogCtx, Ctx, catalog_event, context_of, json_bytes, json_response, query_choice
 from ds_catalog.api.views import video_item
 from ds_catalog.domain.values import ID_RE, LanguageFilter, NonEmptyText, VideoVisibility, VisibilityFilter, video_key
 from ds_catalog.domain.youtube import video_id_from_link
@@ -38,10 +39,13 @@ class BatchVisibility(BaseModel):
     visibility: VideoVisibility
 
 
-@router.get("/service/video-list/{channel_id}")
-async def list_videos(channel_id: str, ctx: CatalogCtx, user: CurrentUser, visibility: VisibilityFilter = "all",
-                      language: LanguageFilter = "all") -> Response:
+@router.get("/service/video-list/{channel_id}", openapi_extra=query_parameters("visibility", "language"))
+async def list_videos(channel_id: str, request: Request) -> Response:
     """`{channel_id, videos}` without transcripts. Learners only see public videos of public channels."""
+    # A hot path (every channel page): inputs read directly, see ds_common.web.query_parameters.
+    user, ctx = await current_principal(request), context_of(request)
+    visibility = query_choice(request, "visibility", VisibilityFilter)
+    language = query_choice(request, "language", LanguageFilter)
     if not ID_RE.match(channel_id):  # never a cache key for a malformed id
         raise NotFound("Channel not found")
     viewer = "admin" if user.is_admin else "learner"
