@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from ds_common.auth import AdminUser, CurrentUser, bearer_token
+from ds_common.auth import AdminUser, CurrentUser, bearer_token, current_principal
 from ds_common.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ds_auth.adapters.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, needs_rehash, verify_password
-from ds_auth.api.context import Ctx, client_ip, json_response
+from ds_auth.api.context import Ctx, client_ip, context_of, json_response
 from ds_auth.domain import tokens
 from ds_auth.domain.users import MAX_AVATAR, MAX_NAME, clean_profile_text, normalize_email
 
@@ -168,8 +168,10 @@ async def logout(ctx: Ctx, principal: CurrentUser) -> Response:
 
 
 @router.get("/auth/userinfo/{email}")
-async def userinfo_by_email(ctx: Ctx, principal: CurrentUser, email: str) -> Response:
+async def userinfo_by_email(email: str, request: Request) -> Response:
     """The caller's own User object (bare); admins may read anyone's."""
+    # A hot path (every page load): principal read directly, see ds_common.web.query_parameters.
+    ctx, principal = context_of(request), await current_principal(request)
     wanted = normalize_email(email)
     if principal.email is not None and wanted == principal.email:
         return json_response(await ctx.users.user_object(principal.user_id))

@@ -74,9 +74,13 @@ class AuthContext:
         return json_response(body, headers=self.token_headers(user, refresh))
 
 
+def context_of(request: Request) -> AuthContext:
+    context: AuthContext = request.app.state.auth
+    return context
+
+
 async def _context(request: Request) -> AuthContext:  # async: no threadpool hop per request
-    ctx: AuthContext = request.app.state.auth
-    return ctx
+    return context_of(request)
 
 
 Ctx = Annotated[AuthContext, Depends(_context)]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from ds_common.auth import AdminUser, CurrentUser, Principal
+from ds_common.auth import AdminUser, CurrentUser, Principal, current_principal
 from ds_common.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from ds_auth.api.context import AuthContext, Ctx, json_response
+from ds_auth.api.context import AuthContext, Ctx, context_of, json_response
 from ds_auth.domain.users import ConfigUpdate, normalize_email
 
 router = APIRouter()
@@ -20,8 +20,10 @@ FORM_OVERHEAD = 64 * 1024  # room for the text fields and multipart boundaries
 
 
 @router.get("/user/config")
-async def get_config(ctx: Ctx, principal: CurrentUser) -> Response:
-    return json_response({"config": await ctx.users.user_object(principal.user_id)})
+async def get_config(request: Request) -> Response:
+    # A hot path (every dictation page): principal read directly, see ds_common.web.query_parameters.
+    principal = await current_principal(request)
+    return json_response({"config": await context_of(request).users.user_object(principal.user_id)})
 
 
 @router.post("/user/config")
