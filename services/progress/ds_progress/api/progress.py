@@ -24,7 +24,9 @@ MAX_LISTED = 500
 
 
 @router.post("/user/progress")
-async def save_progress(body: SaveProgress, user: CurrentUser, c: Ctx) -> dict[str, Any]:
+async def save_progress(body: SaveProgress, request: Request) -> dict[str, Any]:
+    # A hot path (autosave): principal read directly, see ds_common.web.query_parameters.
+    user, c = await current_principal(request), context_of(request)
     channel_id, video_id = check_id(body.channelId, "channelId"), check_id(body.videoId, "videoId")
     now = c.now()
     since_previous = await c.cache.swap_last_save(user.user_id, now.timestamp())
