@@ -23,6 +23,7 @@ from ds_common.events.contracts import (
 )
 from ds_common.events.envelope import Envelope, new_event
 from ds_common.events.kafka import KafkaPublisher
+from ds_common.testing.kafka import start_group_at_end
 from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,11 @@ async def relay(settings: Settings) -> AsyncIterator[None]:
 
 @pytest_asyncio.fixture
 async def consumer(settings: Settings) -> AsyncIterator[None]:
-    app = consumer_app(settings, group=f"catalog-test-{uuid.uuid4().hex[:10]}")
+    group = f"catalog-test-{uuid.uuid4().hex[:10]}"
+    # From the current end of every topic, as a caught-up deployment: replaying the shared test
+    # broker's history (other tests, benchmarks) would hold up this test's own events.
+    await start_group_at_end(settings.kafka_bootstrap, group)
+    app = consumer_app(settings, group=group)
     async with LifespanManager(app):
         yield
 
