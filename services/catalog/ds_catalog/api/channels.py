@@ -6,12 +6,13 @@ from typing import Literal
 
 from ds_common.auth import AdminUser
 from ds_common.errors import BadRequest, NotFound
-from fastapi import APIRouter
+from ds_common.web import query_parameters
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ds_catalog.adapters.cache import CHANNELS, POOL, videos_scope
-from ds_catalog.api.deps import CatalogCtx, Viewer, json_bytes, json_response
+from ds_catalog.api.deps import CatalogCtx, Viewer, context_of, json_bytes, json_response, query_choice, viewer_of
 from ds_catalog.api.views import channel_view
 from ds_catalog.domain.values import ChannelId, ChannelVisibility, Language, LanguageFilter, NonEmptyText
 
@@ -47,10 +48,16 @@ class ChannelUpdate(BaseModel):
     visibility: ChannelVisibility | None = None
 
 
-@router.get("/service/channel")
-async def list_channels(ctx: CatalogCtx, viewer: Viewer, visibility: Literal["all", "public", "private"] = "all",
-                        language: LanguageFilter = "all") -> Response:
+ChannelFilter = Literal["all", "public", "private"]
+
+
+@router.get("/service/channel", openapi_extra=query_parameters("visibility", "language"))
+async def list_channels(request: Request) -> Response:
     """A bare array of channels. Learners and anonymous callers only ever see public channels."""
+    # A hot path (the home page): inputs read directly, see ds_common.web.query_parameters.
+    ctx, viewer = context_of(request), await viewer_of(request)
+    visibility = query_choice(request, "visibility", ChannelFilter)
+    language = query_choice(request, "language", LanguageFilter)
     if not (viewer and viewer.is_admin):
         if visibility == "private":
             return json_response(b"[]")

@@ -37,7 +37,7 @@ async def _ctx(request: Request) -> Ctx:  # async: no threadpool hop per request
     return context_of(request)
 
 
-async def _viewer(request: Request) -> Principal | None:
+async def viewer_of(request: Request) -> Principal | None:
     """The caller of a public route: a token that does not verify is treated as no token, so an
     expired session never hides the public catalog."""
     if "authorization" not in request.headers:
@@ -62,7 +62,7 @@ def query_choice(request: Request, name: str, allowed: Any, default: str = "all"
 
 
 CatalogCtx = Annotated[Ctx, Depends(_ctx)]
-Viewer = Annotated[Principal | None, Depends(_viewer)]
+Viewer = Annotated[Principal | None, Depends(viewer_of)]
 
 
 def json_bytes(value: Any) -> bytes:
