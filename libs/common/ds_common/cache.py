@@ -16,7 +16,8 @@ and binary survive the round trip.
 
 Reference data that every request reads and that rarely changes (a channel's video ids) can also
 be kept in process memory for `local_ttl_s`: other processes then see a change up to that much
-later than the next Redis read would (the process that forgets sees it at once).
+later than the next Redis read would (the process that forgets sees it at once). Such documents
+are shared by every request of the process: callers read them and never modify them.
 """
 
 from __future__ import annotations
