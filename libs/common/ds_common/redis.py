@@ -1,4 +1,5 @@
-"""redis-py asyncio: one pooled client per process, and key prefixes per service.
+"""redis-py asyncio: one pooled client per process, key prefixes per service, rate limits, and
+automatic pipelining of concurrent commands for the hottest write path.
 
 Redis holds ephemeral data only (rate limits, caches, revoked sessions); nothing a user would
 miss lives only there.
@@ -6,9 +7,14 @@ miss lives only there.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from ds_common.errors import TooManyRequests
 
@@ -50,3 +56,64 @@ class RateLimiter:
             retry_after = window_s - int(time.time()) % window_s
             raise TooManyRequests("Too many requests, please retry later",
                                   headers={"Retry-After": str(max(retry_after, 1))})
+
+
+Command = Callable[[Any], Any]  # applied to the client (returns an awaitable) or to a pipeline (queues)
+
+
+class AutoPipeline:
+    """Commands issued in the same event-loop turn go to Redis together, in one pipeline.
+
+    Under load, many requests reach their Redis command in the same turn. redis-py's per-command
+    cost (pool, retry, timeout, parsing) is about 45 us of CPU alone and about 20 us in a pipeline
+    of 30, which made the autosave route's two commands its largest cost. A command alone in its
+    turn goes straight to the client. Not a transaction: each command succeeds or fails on its own,
+    as it would alone; a lost connection fails every command of its pipeline.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._queued: list[tuple[Command, asyncio.Future[Any]]] = []
+        self._sending: set[asyncio.Task[None]] = set()  # referenced until done (asyncio keeps weak ones)
+
+    async def run(self, command: Command) -> Any:
+        """The result of `command`, e.g. `lambda r: r.set(key, value, get=True)`."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queued.append((command, future))
+        if len(self._queued) == 1:
+            loop.call_soon(self._flush)
+        return await future
+
+    async def script(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """Run a registered Lua script by its SHA; if Redis lost it (a restart), load it and run it."""
+        try:
+            return await self.run(lambda r: r.evalsha(script.sha, len(keys), *keys, *args))
+        except NoScriptError:
+            return await script(keys=keys, args=args)
+
+    def _flush(self) -> None:
+        batch, self._queued = self._queued, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+        results: list[Any]
+        try:
+            if len(batch) == 1:
+                results = [await batch[0][0](self.redis)]
+            else:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for command, _ in batch:
+                        command(pipe)
+                    results = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            results = [exc] * len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():  # its caller was cancelled
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
