@@ -3,8 +3,8 @@ import pytest
 from ds_common.errors import Forbidden, NotFound
 from ds_common.redis import make_redis
 from ds_common.settings import ServiceSettings
-from ds_common.web import Check, create_app
-from fastapi import APIRouter
+from ds_common.web import Check, create_app, json_body, json_body_schema
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from pymongo.errors import ServerSelectionTimeoutError
 
@@ -29,6 +29,10 @@ def build_app() -> httpx.AsyncClient:
     @router.post("/items")
     async def create(item: Item) -> Item:
         return item
+
+    @router.post("/items-parsed-by-the-route", openapi_extra=json_body_schema(Item))
+    async def create_parsed(request: Request) -> Item:
+        return await json_body(request, Item)
 
     @router.get("/redis-down")
     async def redis_down() -> None:
@@ -83,11 +87,32 @@ async def test_unknown_route_and_wrong_method_are_json(client: httpx.AsyncClient
     (b"not json at all", "application/json"),
     (b"name=a", "application/x-www-form-urlencoded"),
 ])
+@pytest.mark.parametrize("path", ["/items", "/items-parsed-by-the-route"])
 async def test_bad_input_is_a_400_with_a_message(client: httpx.AsyncClient, body: bytes,
-                                                 content_type: str) -> None:
-    r = await client.post("/items", content=body, headers={"content-type": content_type})
+                                                 content_type: str, path: str) -> None:
+    r = await client.post(path, content=body, headers={"content-type": content_type})
+    if body == b'{"name": "a"}':  # the one valid body... without `count`
+        assert r.json() == {"error": "Invalid request: count: Field required"}
     assert r.status_code == 400
     assert r.json()["error"].startswith("Invalid request")
+
+
+async def test_a_route_that_parses_its_body_reports_the_same_errors_and_documents_it(
+        client: httpx.AsyncClient) -> None:
+    for body in (b'{"name": "a", "count": "many"}', b'{"name": "a", "count": 1, "role": "Admin"}'):
+        declared = await client.post("/items", content=body, headers={"content-type": "application/json"})
+        parsed = await client.post("/items-parsed-by-the-route", content=body,
+                                   headers={"content-type": "application/json"})
+        assert parsed.status_code == declared.status_code == 400
+        assert parsed.json() == declared.json()
+    not_an_object = await client.post("/items-parsed-by-the-route", content=b"[1]",
+                                      headers={"content-type": "application/json"})
+    assert not_an_object.json() == {"error": "Invalid request: Input should be an object"}
+    ok = await client.post("/items-parsed-by-the-route", json={"name": "a", "count": 2})
+    assert ok.status_code == 200 and ok.json() == {"name": "a", "count": 2}
+    spec = (await client.get("/openapi.json")).json()
+    body_spec = spec["paths"]["/items-parsed-by-the-route"]["post"]["requestBody"]
+    assert body_spec["content"]["application/json"]["schema"]["required"] == ["name", "count"]
 
 
 async def test_unexpected_error_is_a_generic_500(client: httpx.AsyncClient) -> None:
