@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 
+import orjson
 from ds_common.cache import DocumentCache
 from ds_common.mongo import Document
-from ds_common.redis import KeySpace
+from ds_common.redis import AutoPipeline, KeySpace
 from redis.asyncio import Redis
 
 PROGRESS_TTL_S = 24 * 3600
@@ -23,12 +24,12 @@ LAST_SAVE_TTL_S = 24 * 3600
 _SAVE = """
 -- KEYS: the progress hash, its generation counter, the learner's totals hash, the learner's
 --       listing copy and its generation (ds_common.cache: a save forgets it, as a writer does)
--- ARGV: ttl, seconds, n, the n totals fields, then the saved state's hash fields
+-- ARGV: ttl, seconds, n, the n totals fields, then the saved state's hash fields (a JSON array)
 redis.call('INCR', KEYS[2]); redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('INCR', KEYS[5]); redis.call('EXPIRE', KEYS[5], ARGV[1]); redis.call('DEL', KEYS[4])
 local n = tonumber(ARGV[3])
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 4 + n)); redis.call('EXPIRE', KEYS[1], ARGV[1])
+  redis.call('HSET', KEYS[1], unpack(cjson.decode(ARGV[4 + n]))); redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
 if redis.call('EXISTS', KEYS[3]) == 0 then return false end
 local out = {}
@@ -38,13 +39,15 @@ return out
 _FILL = """
 local gen = redis.call('GET', KEYS[2]) or ''
 if gen ~= ARGV[1] or redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3)); redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[1], unpack(cjson.decode(ARGV[3]))); redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
 
-def state_fields(state: Document) -> list[str]:
-    """A progress state as hash fields: `i:<index>` inputs, then position, completion, names."""
+def state_fields(state: Document) -> bytes:
+    """A progress state as hash fields, `i:<index>` inputs, then position, completion, names: one
+    flat JSON array, which the scripts decode (one argument instead of two per field, whose
+    encoding by redis-py cost more than the rest of the call)."""
     flat = ["_", "1"]
     for idx, text in (state.get("input") or {}).items():
         flat += [f"i:{idx}", text]
@@ -52,7 +55,7 @@ def state_fields(state: Document) -> list[str]:
                          ("video_title", "vt"), ("video_link", "vl")):
         if state.get(field) is not None:
             flat += [short, str(state[field])]
-    return flat
+    return orjson.dumps(flat)
 
 
 def parse_state(raw: dict[bytes, bytes]) -> Document:
@@ -76,6 +79,7 @@ class ProgressCache:
         self.keys = keys
         self.listings = listings
         self._save = redis.register_script(_SAVE)
+        self._pipeline = AutoPipeline(redis)  # the save path: many learners' commands per round trip
         self._fill = redis.register_script(_FILL)
 
     def _pair(self, key: str) -> list[str]:
@@ -90,22 +94,24 @@ class ProgressCache:
         return value.decode() if value else ""
 
     async def fill(self, key: str, generation: str, state: Document) -> None:
-        await self._fill(keys=self._pair(key), args=[generation, PROGRESS_TTL_S, *state_fields(state)])
+        await self._fill(keys=self._pair(key), args=[generation, PROGRESS_TTL_S, state_fields(state)])
 
     async def after_save(self, key: str, state_delta: Document, user_id: str, fields: list[str],
                          seconds: int) -> list[int] | None:
         """Update the cached progress, forget the learner's cached listing and add to the cached
         totals in one script call; the totals are None when they are not cached (the caller
         rebuilds them)."""
-        totals = await self._save(keys=[*self._pair(key), self.keys("totals", user_id),
-                                        self.listings.value_key(user_id), self.listings.generation_key(user_id)],
-                                  args=[PROGRESS_TTL_S, seconds, len(fields), *fields, *state_fields(state_delta)])
+        totals = await self._pipeline.script(
+            self._save, keys=[*self._pair(key), self.keys("totals", user_id), self.listings.value_key(user_id),
+                              self.listings.generation_key(user_id)],
+            args=[PROGRESS_TTL_S, seconds, len(fields), *fields, state_fields(state_delta)])
         return None if totals is None else [int(v) for v in totals]
 
     async def swap_last_save(self, user_id: str, now_s: float | None = None) -> float | None:
         """Record a save now; returns the seconds since this learner's previous save, if known."""
         now_s = time.time() if now_s is None else now_s
-        previous = await self.redis.set(self.keys("last-save", user_id), repr(now_s), ex=LAST_SAVE_TTL_S, get=True)
+        key = self.keys("last-save", user_id)
+        previous = await self._pipeline.run(lambda r: r.set(key, repr(now_s), ex=LAST_SAVE_TTL_S, get=True))
         return None if previous is None else now_s - float(previous)
 
     async def set_totals(self, user_id: str, totals: dict[str, int]) -> None:

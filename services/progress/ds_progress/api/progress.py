@@ -11,7 +11,7 @@ from ds_common.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from ds_common.events.contracts import PracticeRecorded
 from ds_common.events.envelope import new_event
 from ds_common.mongo import Document
-from ds_common.web import query_parameters
+from ds_common.web import json_body, json_body_schema, query_parameters
 from fastapi import APIRouter, Request
 from pymongo.errors import PyMongoError
 
@@ -23,10 +23,11 @@ router = APIRouter()
 MAX_LISTED = 500
 
 
-@router.post("/user/progress")
-async def save_progress(body: SaveProgress, request: Request) -> dict[str, Any]:
-    # A hot path (autosave): principal read directly, see ds_common.web.query_parameters.
+@router.post("/user/progress", openapi_extra=json_body_schema(SaveProgress))
+async def save_progress(request: Request) -> dict[str, Any]:
+    # The hottest path (autosave): principal and body read directly, see ds_common.web.json_body.
     user, c = await current_principal(request), context_of(request)
+    body = await json_body(request, SaveProgress)
     channel_id, video_id = check_id(body.channelId, "channelId"), check_id(body.videoId, "videoId")
     now = c.now()
     since_previous = await c.cache.swap_last_save(user.user_id, now.timestamp())
@@ -36,11 +37,13 @@ async def save_progress(body: SaveProgress, request: Request) -> dict[str, Any]:
     key = progress_key(user.user_id, channel_id, video_id)
     save = {"k": key, "u": user.user_id, "c": channel_id, "v": video_id, "in": body.userInput,
             "t": int(body.currentTime), "p": round(float(body.overallCompletion), 2), "at": to_ms(now), "h": hints}
-    event = new_event(PracticeRecorded(user_id=user.user_id, channel_id=channel_id, video_id=video_id,
-                                       duration_s=seconds, recorded_at=now),
-                      key=user.user_id, sequence=to_ms(now), producer="progress", occurred_at=now)
+    event = None
+    if seconds > 0:
+        event = new_event(PracticeRecorded(user_id=user.user_id, channel_id=channel_id, video_id=video_id,
+                                           duration_s=seconds, recorded_at=now),
+                          key=user.user_id, sequence=to_ms(now), producer="progress", occurred_at=now)
     try:
-        await c.journal.append(save, event if seconds > 0 else None)
+        await c.journal.append(save, event)
     except PyMongoError as exc:  # not stored: the front end keeps its inputs and saves again
         raise ServiceUnavailable("Progress could not be saved, please retry") from exc
     totals = await practice_totals(c, user.user_id, channel_id, video_id, to_ms(utc_midnight(now)), seconds,
