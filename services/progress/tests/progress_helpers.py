@@ -59,7 +59,7 @@ async def relay(settings: Settings, stores: Stores) -> AsyncIterator[None]:
     """What publishes progress's events: the outbox relay (quota) and the journal compactor."""
     publisher = KafkaPublisher(settings.kafka_bootstrap, client_id="progress-test-relay")
     outbox = OutboxRelay(stores.db, OUTBOX_COLLECTIONS, publisher, service="progress-test", idle_interval=0.05)
-    compactor = Compactor(stores.db, publisher, idle_s=0.05)
+    compactor = Compactor(stores.db, publisher, round_s=0.05)
     async with running(outbox.run), running(compactor.run):
         yield
     await publisher.close()

@@ -16,6 +16,11 @@ anywhere repeats the round: events are published again (consumers are idempotent
 (the generic outbox relay marks each document), which is what keeps FerretDB up with the load.
 Readers merge the saves still in the journal.
 
+Once it has caught up, the compactor starts a round at most every `round_s` (1 s): a round
+costs one update per progress document it touches, however many saves it folds into it, so
+pacing the rounds makes a learner's autosaves within that time one store write. Events and
+compacted documents lag the saves by up to that much; reads do not, as they merge the journal.
+
 A batch's saves and events are stored as one compressed JSON payload (`z`), beside the learner
 ids and progress keys that readers query (`u`, `k`): the store then handles one value per batch
 instead of some thirty per save, which halved FerretDB's cost of a journal write.
@@ -125,12 +130,12 @@ def save_update(save: Document) -> dict[str, Any]:
 
 class Compactor:
     def __init__(self, db: AsyncDatabase[Document], publisher: EventPublisher, *, batch_size: int = 200,
-                 idle_s: float = 0.2) -> None:
+                 round_s: float = 1.0) -> None:
         self.db = db
         self.journal = db[JOURNAL]
         self.publisher = publisher
         self.batch_size = batch_size
-        self.idle_s = idle_s
+        self.round_s = round_s
 
     async def compact_once(self) -> int:
         docs = await self.journal.find({}).sort("_id", 1).limit(self.batch_size).to_list()
@@ -148,10 +153,12 @@ class Compactor:
         return len(docs)
 
     async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
-            if await self.compact_once() == 0:
+            started = loop.time()
+            if await self.compact_once() < self.batch_size:  # caught up: pace the next round
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.idle_s)
+                    await asyncio.wait_for(stop.wait(), timeout=max(0.0, started + self.round_s - loop.time()))
 
 
 class ProgressReader:
