@@ -59,11 +59,13 @@ def batch_id() -> str:
 
 
 class JournalWriter:
-    def __init__(self, db: AsyncDatabase[Document], *, max_batch: int = 500, gather_s: float = 0.005) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, max_batch: int = 500, gather_s: float = 0.001) -> None:
         self.collection = db[JOURNAL]
         self.max_batch = max_batch
         # Under load, wait this long for more saves before a write: fewer, larger journal
-        # documents mean fewer relay and compaction writes per save. Idle, a save goes at once.
+        # documents mean fewer compaction reads and deletes per save. Idle, a save goes at once.
+        # Short (1 ms): the saves that arrive during a write already make the next batch, and
+        # each save waits for its batch (5 ms cost autosave 8% of its throughput at 64 clients).
         self.gather_s = gather_s
         self._pending: list[tuple[Document, Envelope | None, asyncio.Future[None]]] = []
         self._leader: asyncio.Task[None] | None = None
