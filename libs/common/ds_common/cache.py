@@ -32,6 +32,7 @@ from bson.codec_options import CodecOptions
 from redis.asyncio import Redis
 
 from ds_common.mongo import Document
+from ds_common.redis import AutoPipeline
 
 Loader = Callable[[list[str]], Awaitable[Mapping[str, Document | None]]]
 
@@ -70,6 +71,7 @@ class DocumentCache:
         self.local_ttl_s = local_ttl_s
         self._local: dict[str, tuple[float, Document | None]] = {}  # id -> (until, document)
         self._fill: Any = redis.register_script(_FILL)
+        self._reads = AutoPipeline(redis)  # hot paths: concurrent requests' reads share a round trip
 
     def value_key(self, doc_id: str) -> str:
         return f"{self.prefix}:v:{doc_id}"
@@ -94,7 +96,8 @@ class DocumentCache:
         ids = [i for i in dict.fromkeys(ids) if i not in found]
         if not ids:
             return found
-        raw = cast("list[bytes | None]", await self.redis.mget([self.value_key(i) for i in ids]))
+        value_keys = [self.value_key(i) for i in ids]
+        raw = cast("list[bytes | None]", await self._reads.run(lambda r: r.mget(value_keys)))
         found.update((i, _decode(r)) for i, r in zip(ids, raw, strict=True) if r is not None)
         missing = [i for i in ids if i not in found]
         if missing:

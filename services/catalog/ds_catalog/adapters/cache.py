@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ds_common.redis import KeySpace
+from ds_common.redis import AutoPipeline, KeySpace
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -41,6 +41,7 @@ class ReadCache:
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
         self._building: dict[tuple[str, bytes], asyncio.Future[Any]] = {}
+        self._reads = AutoPipeline(redis)  # every list request reads a version: share round trips
 
     def _version_key(self, scope: str) -> str:
         return self.keys("cache", "version", scope)
@@ -48,7 +49,8 @@ class ReadCache:
     async def get_or_build(self, scope: str, key: str, build: Callable[[], Awaitable[Any]]) -> Any:
         """The cached value of `key` in `scope`, rebuilt when a write has bumped the scope."""
         try:
-            version = await self.redis.get(self._version_key(scope)) or b"0"
+            version_key = self._version_key(scope)
+            version = await self._reads.run(lambda r: r.get(version_key)) or b"0"
         except RedisError:
             logger.warning("cache version unavailable; reading through", exc_info=True)
             return await build()

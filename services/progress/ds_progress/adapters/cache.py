@@ -79,14 +79,15 @@ class ProgressCache:
         self.keys = keys
         self.listings = listings
         self._save = redis.register_script(_SAVE)
-        self._pipeline = AutoPipeline(redis)  # the save path: many learners' commands per round trip
+        self._pipeline = AutoPipeline(redis)  # saves and reads: many learners' commands per round trip
         self._fill = redis.register_script(_FILL)
 
     def _pair(self, key: str) -> list[str]:
         return [self.keys("p", key), self.keys("g", key)]
 
     async def get(self, key: str) -> Document | None:
-        raw = await self.redis.hgetall(self.keys("p", key))
+        hash_key = self.keys("p", key)
+        raw = await self._pipeline.run(lambda r: r.hgetall(hash_key))
         return parse_state(raw) if raw else None
 
     async def generation(self, key: str) -> str:
