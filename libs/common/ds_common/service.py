@@ -56,12 +56,18 @@ async def api_stores(settings: ServiceSettings, app: FastAPI,
         app.state.stores = stores
         app.state.verifier = TokenVerifier(jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
                                            revocations=revocations)
-        app.state.nudge = OutboxNudge(stores.redis, settings.service_name)
+        app.state.nudge = outbox_nudge(settings, stores)
         try:
             async with background([revocations.follow]):  # the per-request check then stays local
                 yield stores
         finally:
             await jwks.aclose()
+
+
+def outbox_nudge(settings: ServiceSettings, stores: Stores) -> OutboxNudge:
+    """The nudge between a service's writers and its relay, scoped to its database: two
+    deployments sharing a Redis (or tests beside `make dev`) must not take each other's nudges."""
+    return OutboxNudge(stores.redis, f"{settings.service_name}:{stores.db.name}")
 
 
 def relay_app(settings: ServiceSettings, collections: Sequence[str],
@@ -71,7 +77,7 @@ def relay_app(settings: ServiceSettings, collections: Sequence[str],
         async with open_stores(settings, app, indexes) as stores:
             publisher = KafkaPublisher(settings.kafka_bootstrap, client_id=f"{settings.service_name}-relay")
             relay = OutboxRelay(stores.db, collections, publisher, service=settings.service_name,
-                                nudge=OutboxNudge(stores.redis, settings.service_name))
+                                nudge=outbox_nudge(settings, stores))
             app.state.relay = relay
             async with background([relay.run]):
                 yield

@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from ds_common.clock import Clock, SystemClock
 from ds_common.events.consumer import Handler
 from ds_common.events.kafka import KafkaPublisher
-from ds_common.events.outbox import OutboxNudge
 from ds_common.redis import KeySpace, RateLimiter
 from ds_common.runtime import Stores, Worker
-from ds_common.service import api_stores
+from ds_common.service import api_stores, outbox_nudge
 from ds_common.service import consumer_app as make_consumer
 from ds_common.service import relay_app as make_relay
 from ds_common.web import create_app
@@ -43,7 +42,7 @@ def stripe_provider(settings: Settings) -> StripeProvider:
 
 
 def entitlement_store(settings: Settings, stores: Stores, clock: Clock) -> EntitlementStore:
-    return EntitlementStore(stores.db, OutboxNudge(stores.redis, settings.service_name), clock)
+    return EntitlementStore(stores.db, outbox_nudge(settings, stores), clock)
 
 
 def api_app(settings: Settings | None = None, *, clock: Clock | None = None,

@@ -10,10 +10,9 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 from ds_common.events.consumer import Handler
-from ds_common.events.outbox import OutboxNudge
 from ds_common.redis import KeySpace, RateLimiter
 from ds_common.runtime import Stores, Worker
-from ds_common.service import api_stores
+from ds_common.service import api_stores, outbox_nudge
 from ds_common.service import consumer_app as make_consumer
 from ds_common.service import relay_app as make_relay
 from ds_common.web import create_app
@@ -51,7 +50,7 @@ def build_transcripts(settings: Settings, stores: Stores, fetcher: Fetcher) -> T
     flights = SingleFlight(stores.redis, keys, lock_ttl_s=settings.fetch_timeout_s + 10,
                            wait_s=settings.fetch_wait_s)
     return Transcripts(TranscriptStore(stores.db), cache, fetcher, flights, stores.redis, keys,
-                       OutboxNudge(stores.redis, settings.service_name), backoff_s=settings.blocked_backoff_s,
+                       outbox_nudge(settings, stores), backoff_s=settings.blocked_backoff_s,
                        backoff_max_s=settings.blocked_backoff_max_s)
 
 

@@ -75,10 +75,11 @@ class OutboxNudge:
     still scans at its idle interval: the nudge only lowers latency.
     """
 
-    def __init__(self, redis: Redis, service: str) -> None:
+    def __init__(self, redis: Redis, scope: str) -> None:
+        """`scope`: the service and its database (ds_common.service.outbox_nudge)."""
         self.redis = redis
-        self.key = f"{service}:outbox:nudge"
-        self.addresses_key = f"{service}:outbox:pending"
+        self.key = f"{scope}:outbox:nudge"
+        self.addresses_key = f"{scope}:outbox:pending"
 
     async def nudge(self, collection: str, *doc_ids: str | int) -> None:
         addresses = [json.dumps([collection, d]) for d in doc_ids] or [json.dumps([collection])]

@@ -25,6 +25,9 @@ from ds_common.events.consumer import (
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import KafkaPublisher, ensure_topics
 from ds_common.events.outbox import OUTBOX, PENDING, OutboxNudge, OutboxRelay, document_with_events, with_events
+from ds_common.runtime import Stores
+from ds_common.service import outbox_nudge
+from ds_common.settings import ServiceSettings
 from ds_common.testing.fixtures import unique
 from ds_common.testing.infra import Endpoints
 from pymongo.asynchronous.database import AsyncDatabase
@@ -282,6 +285,17 @@ async def test_a_nudged_relay_publishes_without_waiting_for_its_poll(
         latency = time.monotonic() - started
     assert latency < 2.0, latency
     assert [r.id for r in await read_topic(endpoints.kafka_bootstrap, topic, expected=1)] == [e.id]
+
+
+async def test_two_databases_sharing_a_redis_never_take_each_others_nudges(mongo_db: AsyncDatabase, redis) -> None:
+    """Say a test run beside `make dev`: the same service, another database, one Redis."""
+    service = unique("svc")
+    mine, theirs = (outbox_nudge(ServiceSettings(service_name=service, mongo_db=name),
+                                 Stores(mongo_db.client, mongo_db.client[name], redis))
+                    for name in ("mine", "theirs"))
+    await mine.nudge("items", "k")
+    assert await theirs.take(10) == ({}, 0)
+    assert await mine.take(10) == ({"items": {"k"}}, 1)
 
 
 async def test_events_whose_nudge_was_lost_are_found_by_the_periodic_scan(
