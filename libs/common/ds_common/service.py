@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from fastapi import FastAPI
 
 from ds_common.auth import JwksCache, SessionRevocations, TokenVerifier
-from ds_common.events.consumer import ConsumerRunner, Handler
+from ds_common.events.consumer import AnyHandler, ConsumerRunner, Handler
 from ds_common.events.contracts import SessionRevoked
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import KafkaPublisher
@@ -86,7 +86,7 @@ def relay_app(settings: ServiceSettings, collections: Sequence[str],
     return create_app(settings, title=f"{settings.service_name} relay", lifespan=lifespan)
 
 
-HandlerFactory = Callable[[Stores], Mapping[str, Handler]]
+HandlerFactory = Callable[[Stores], Mapping[str, AnyHandler]]
 WorkerFactory = Callable[[Stores], Sequence[Worker]]
 
 

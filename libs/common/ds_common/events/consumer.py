@@ -2,8 +2,11 @@
 
 - Offsets are committed manually, only after the effect of every earlier record of that partition
   is stored. A crash replays from the last commit, so every effect must be idempotent: guard it
-  with `apply_once_by_sequence` (full-state events) or `apply_once_by_event_id` (deltas).
+  with `apply_once_by_sequence` (full-state events), `apply_once_by_event_id` or a
+  `DeltaApplier` (deltas, ds_common.events.deltas).
 - Records of one partition are handled one after another (order kept); partitions in parallel.
+  A `Batched` handler gets all of a partition batch's records at once instead (to sum many deltas
+  into one store write); if that fails, the records are handled one at a time as usual.
 - A failing record is retried with exponential backoff, `max_attempts` times in all, then parked
   in the dead-letter topic `<group>.<topic>.dlt` with the error in its headers, and the partition
   moves on. `ds-events replay-dlt` sends parked records back once the cause is fixed.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -32,6 +36,31 @@ logger = logging.getLogger("ds.events.consumer")
 
 Handler = Callable[[Envelope], Awaitable[None]]
 
+
+@dataclass(frozen=True)
+class Delivery:
+    """An event as a batched handler gets it: with where it sits in its topic."""
+
+    event: Envelope
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Batched:
+    """A handler for many events of its type at once, e.g. deltas summed into one write per document
+    (ds_common.events.deltas). After a failed batch, and for retries and dead-lettering, records go
+    through it one at a time. Like any handler it must be idempotent per event."""
+
+    handle: Callable[[list[Delivery]], Awaitable[object]]
+    # At most one batch per partition this often once caught up: larger batches, fewer store
+    # writes, for a projection that can trail its events by that much (the partition is paused
+    # in between; not while the consumer is behind, so throughput is not capped).
+    every_s: float = 0.0
+
+
+AnyHandler = Handler | Batched
+
 HANDLED = Counter("consumer_events_handled_total", "Events handled", ["group", "type"])
 RETRIES = Counter("consumer_event_retries_total", "Handler retries", ["group", "type"])
 DEAD_LETTERED = Counter("consumer_events_dead_lettered_total", "Events parked in a DLT", ["group", "topic"])
@@ -46,9 +75,9 @@ class PoisonMessage(Exception):
 
 
 class ConsumerRunner:
-    def __init__(self, *, bootstrap: str, group: str, handlers: Mapping[str, Handler],
+    def __init__(self, *, bootstrap: str, group: str, handlers: Mapping[str, AnyHandler],
                  max_attempts: int = 5, backoff_base: float = 0.2, backoff_max: float = 5.0,
-                 max_batch: int = 200, auto_offset_reset: str = "earliest",
+                 max_batch: int = 1000, auto_offset_reset: str = "earliest",
                  client_id: str | None = None) -> None:
         self.bootstrap = bootstrap
         self.group = group
@@ -92,18 +121,45 @@ class ConsumerRunner:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
                 if batches:
-                    await asyncio.gather(*(self._handle_partition(consumer, tp, records)
+                    behind = sum(len(records) for records in batches.values()) >= self.max_batch
+                    await asyncio.gather(*(self._handle_partition(consumer, tp, records, pace=not behind)
                                            for tp, records in batches.items()))
         finally:
             await consumer.stop()
             await self.dead_letters.close()
 
     async def _handle_partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition,
-                                records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        for record in records:
-            await self._handle_record(record)
+                                records: list[ConsumerRecord[bytes, bytes]], *, pace: bool = True) -> None:
+        handler = self.handlers.get(tp.topic)  # one topic per event type
+        if not (isinstance(handler, Batched) and len(records) > 1 and await self._handle_batch(handler, records)):
+            for record in records:
+                await self._handle_record(record)
         # One commit per partition batch: a crash replays at most this batch, idempotently.
         await consumer.commit({tp: records[-1].offset + 1})
+        if isinstance(handler, Batched) and handler.every_s > 0 and pace:  # not while catching up
+            consumer.pause(tp)
+            asyncio.get_running_loop().call_later(handler.every_s, self._resume, consumer, tp)
+
+    @staticmethod
+    def _resume(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
+        if tp in consumer.assignment():  # not revoked meanwhile (a new assignment starts unpaused)
+            consumer.resume(tp)
+
+    async def _handle_batch(self, handler: Batched, records: list[ConsumerRecord[bytes, bytes]]) -> bool:
+        """Whether the whole batch was handled in one call (if not, nothing is assumed applied)."""
+        try:
+            events = [Delivery(_parse(record), record.partition, record.offset) for record in records]
+            if any(d.event.type != records[0].topic for d in events):
+                return False
+            await handler.handle(events)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("batch of %d failed; handling its records one by one", len(records), exc_info=True,
+                           extra={"topic": records[0].topic, "offset": records[0].offset})
+            return False
+        HANDLED.labels(self.group, records[0].topic).inc(len(events))
+        return True
 
     async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         attempt = 0
@@ -112,8 +168,11 @@ class ConsumerRunner:
             try:
                 envelope = _parse(record)
                 handler = self.handlers.get(envelope.type)
-                if handler is not None:
+                if isinstance(handler, Batched):
+                    await handler.handle([Delivery(envelope, record.partition, record.offset)])
+                elif handler is not None:
                     await handler(envelope)
+                if handler is not None:
                     HANDLED.labels(self.group, envelope.type).inc()
                 return
             except asyncio.CancelledError:

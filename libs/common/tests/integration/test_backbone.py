@@ -4,6 +4,7 @@ import asyncio
 import collections
 import contextlib
 import importlib.util
+import itertools
 import os
 import signal
 import subprocess
@@ -17,11 +18,14 @@ from typing import Any
 import pytest
 from ds_common.events.cli import replay_dlt
 from ds_common.events.consumer import (
+    Batched,
     ConsumerRunner,
+    Delivery,
     apply_once_by_event_id,
     apply_once_by_sequence,
     dlt_topic,
 )
+from ds_common.events.deltas import Delta, DeltaApplier
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import KafkaPublisher, ensure_topics
 from ds_common.events.outbox import OUTBOX, PENDING, OutboxNudge, OutboxRelay, document_with_events, with_events
@@ -162,6 +166,108 @@ async def test_each_event_delivered_twice_is_applied_once(mongo_db: AsyncDatabas
     totals = {d["_id"]: d["total"] async for d in mongo_db.balances.find()}
     assert totals == {f"acct-{k}": 8 for k in range(5)}
     assert (await mongo_db.profiles.find_one({"_id": "profile"}))["name"] == "v3"
+
+
+async def test_a_batched_handler_sums_deltas_and_still_applies_each_event_once(
+        mongo_db: AsyncDatabase, endpoints: Endpoints) -> None:
+    topic = unique("test.batched")
+    await ensure_topics(endpoints.kafka_bootstrap, [topic], partitions=2)
+    deltas = [event(topic, f"acct-{i % 4}", i, amount=i) for i in range(1, 61)]
+    publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="test-batched")
+    await publisher.publish(deltas[:40])
+    await publisher.publish(deltas[30:])  # 30..39 published twice, as after a producer's crash
+    await publisher.close()
+    batch_sizes: list[int] = []
+    failed_once = False
+    balances = DeltaApplier(mongo_db.balances)
+
+    async def add_all(deliveries: list[Delivery]) -> None:
+        nonlocal failed_once
+        batch_sizes.append(len(deliveries))
+        if len(deliveries) > 1 and not failed_once:  # the first batch fails: one by one it goes
+            failed_once = True
+            raise RuntimeError("store hiccup")
+        by_account: dict[str, list[Delta]] = {}
+        for d in deliveries:
+            by_account.setdefault(d.event.key, []).append(
+                Delta(d.event.id, d.partition, d.offset, {"total": d.event.data["amount"]}))
+        for account, deltas in by_account.items():
+            await balances.apply(account, deltas, {"kind": "balance"})
+
+    runner = ConsumerRunner(bootstrap=endpoints.kafka_bootstrap, group=unique("g"), handlers={topic: Batched(add_all)})
+    expected = {f"acct-{k}": sum(i for i in range(1, 61) if i % 4 == k) for k in range(4)}
+    async with running(runner.run):
+        deadline = time.monotonic() + 60
+        while {d["_id"]: d["total"] async for d in mongo_db.balances.find()} != expected:
+            assert time.monotonic() < deadline, batch_sizes
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)  # nothing more arrives (the duplicates changed nothing)
+
+    assert failed_once and max(batch_sizes) > 1, batch_sizes  # batches happened, and one fell back
+    assert {d["_id"]: d["total"] async for d in mongo_db.balances.find()} == expected
+
+
+def delta(event_id: str, offset: int, n: int = 1, partition: int = 0) -> Delta:
+    return Delta(event_id, partition, offset, {"n": n})
+
+
+async def test_a_replayed_batch_is_skipped_by_its_offsets(mongo_db: AsyncDatabase) -> None:
+    sums = DeltaApplier(mongo_db.sums)
+    assert await sums.apply("d", [delta("a", 10), delta("b", 11)], {"kind": "sum"}) == 2
+    # the consumer died before committing: the replay holds them again, cut differently
+    assert await DeltaApplier(mongo_db.sums).apply("d", [delta("a", 10), delta("b", 11), delta("c", 12)], {}) == 1
+    assert await sums.apply("d", [delta("x", 5, partition=1)], {}) == 1  # another partition: its own offsets
+    doc = await mongo_db.sums.find_one({"_id": "d"})
+    assert (doc["n"], doc["kind"], doc["_o"]) == (4, "sum", {"0": 12, "1": 5})
+
+
+async def test_an_event_published_twice_is_skipped_within_the_window(mongo_db: AsyncDatabase) -> None:
+    sums = DeltaApplier(mongo_db.sums, keep=3)
+    assert await sums.apply("d", [delta("a", 1), delta("b", 2)], {}) == 2
+    assert await sums.apply("d", [delta("a", 3), delta("c", 4), delta("c", 4)], {}) == 1  # a again, c twice
+    assert await sums.apply("d", [delta("d", 5, n=5)], {}) == 1
+    doc = await mongo_db.sums.find_one({"_id": "d"})
+    assert (doc["n"], doc["_recent"]) == (8, ["b", "c", "d"])  # the last 3 ids only
+
+
+async def test_a_stale_applier_reads_the_document_again(mongo_db: AsyncDatabase) -> None:
+    first, second = DeltaApplier(mongo_db.sums), DeltaApplier(mongo_db.sums)
+    assert await first.apply("d", [delta("a", 1)], {}) == 1
+    assert await second.apply("d", [delta("b", 2)], {}) == 1  # a rebalance: another consumer wrote
+    assert await first.apply("d", [delta("b", 2), delta("c", 3)], {}) == 1  # its memory was stale
+    assert (await mongo_db.sums.find_one({"_id": "d"}))["n"] == 3
+
+
+async def test_concurrent_appliers_of_one_document_lose_no_delta(mongo_db: AsyncDatabase) -> None:
+    """Writers racing on one document (the version guard makes the losers read and retry)."""
+    await asyncio.gather(*(DeltaApplier(mongo_db.sums).apply("c", [delta(f"e{i}", 0, n=i, partition=i)], {})
+                           for i in range(20)))
+    assert (await mongo_db.sums.find_one({"_id": "c"}))["n"] == sum(range(20))
+
+
+async def test_a_paced_batched_handler_takes_a_partition_batch_at_most_every_so_often(endpoints: Endpoints) -> None:
+    topic = unique("test.paced")
+    await ensure_topics(endpoints.kafka_bootstrap, [topic], partitions=1)
+    publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="test-paced")
+    batches: list[tuple[float, int]] = []
+
+    async def handle(deliveries: list[Delivery]) -> None:
+        batches.append((time.monotonic(), len(deliveries)))
+
+    runner = ConsumerRunner(bootstrap=endpoints.kafka_bootstrap, group=unique("g"),
+                            handlers={topic: Batched(handle, every_s=1.0)})
+    async with running(runner.run):
+        await asyncio.wait_for(runner.started.wait(), 30)
+        for i in range(30):  # one event every 0.1 s for 3 s
+            await publisher.publish([event(topic, "k", i)])
+            await asyncio.sleep(0.1)
+        deadline = time.monotonic() + 30
+        while sum(n for _, n in batches) < 30:
+            assert time.monotonic() < deadline, batches
+            await asyncio.sleep(0.1)
+    await publisher.close()
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(batches)]
+    assert len(batches) <= 5 and all(gap >= 0.95 for gap in gaps), batches
 
 
 async def test_poison_message_goes_to_the_dlt_and_replay_brings_it_back(
