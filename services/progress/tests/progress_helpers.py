@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from ds_common.events.consumer import ConsumerRunner, Handler
+from ds_common.events.consumer import AnyHandler, ConsumerRunner
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.events.outbox import OutboxRelay
 from ds_common.runtime import Stores, open_stores
@@ -66,7 +66,7 @@ async def relay(settings: Settings, stores: Stores) -> AsyncIterator[None]:
 
 
 def consumer(settings: Settings, stores: Stores, group: str,
-             wrap: Callable[[str, Handler], Handler] | None = None) -> ConsumerRunner:
+             wrap: Callable[[str, AnyHandler], AnyHandler] | None = None) -> ConsumerRunner:
     chosen = {t: (wrap(t, h) if wrap else h) for t, h in handlers(stores).items()}
     return ConsumerRunner(bootstrap=settings.kafka_bootstrap, group=group, handlers=chosen,
                           backoff_base=0.05, client_id=group)

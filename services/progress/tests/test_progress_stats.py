@@ -10,11 +10,15 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ds_common.events.envelope import Envelope
+from ds_common.clock import to_ms, utc_midnight
+from ds_common.events.consumer import Batched, Delivery
+from ds_common.events.contracts import PracticeRecorded
+from ds_common.events.envelope import Envelope, new_event
 from ds_common.events.kafka import ensure_topics
 from ds_common.testing.fixtures import unique
 from ds_common.testing.kafka import start_group_at_end
 from ds_progress.adapters.collections import STATS_DAILY
+from ds_progress.adapters.stats import PracticeStats
 from progress_helpers import consumer, relay, running, save_body, stores_for, until
 
 pytestmark = pytest.mark.integration
@@ -43,14 +47,18 @@ async def test_statistics_exact_after_a_crash_mid_batch_and_after_a_full_replay(
     applied = 0
 
     def crash_after_12(topic: str, handler):
-        async def wrapped(event: Envelope) -> None:
+        if topic != "practice.recorded":
+            return handler
+
+        async def handle(deliveries: list[Delivery]) -> None:
             nonlocal applied
-            await handler(event)
-            if topic == "practice.recorded" and event.key == user:
-                applied += 1
-                if applied == 12:  # killed after storing an effect, before committing offsets
-                    raise asyncio.CancelledError
-        return wrapped
+            for delivery in deliveries:  # one at a time, to die in the middle of a batch
+                await handler.handle([delivery])
+                if delivery.event.key == user:
+                    applied += 1
+                    if applied == 12:  # killed after storing an effect, before committing offsets
+                        raise asyncio.CancelledError
+        return Batched(handle)
 
     async with stores_for(settings) as stores, relay(settings, stores):
         first = consumer(settings, stores, group, wrap=crash_after_12)
@@ -109,3 +117,30 @@ async def test_usage_stats_for_admins(client, issuer, clock, settings, mongo_db)
     assert (await client.get("/user/usage-stats", headers=learner)).status_code == 403
     for bad in ("0", "-3", "abc", "1000"):
         assert (await client.get("/user/usage-stats", params={"days": bad}, headers=admin)).status_code == 400
+
+
+def practice(user: str, seconds: int, at: datetime, video: str = "v1") -> Envelope:
+    return new_event(PracticeRecorded(user_id=user, channel_id="chB", video_id=video, duration_s=seconds,
+                                      recorded_at=at), key=user, sequence=to_ms(at), producer="progress",
+                     occurred_at=at)
+
+
+async def test_a_replayed_batch_and_an_event_published_twice_count_once(mongo_db) -> None:
+    """The consumer hands over each partition batch at once. After a crash before its offsets were
+    committed, the replay may cut the events differently; a relay that died between publishing
+    and recording a round publishes its events again, at later offsets."""
+    stats, user = PracticeStats(mongo_db), unique("u")
+    day = datetime(2026, 5, 4, 10, tzinfo=UTC)
+    events = [practice(user, 5, day + timedelta(minutes=i), video=f"v{i % 2}") for i in range(10)]
+    events.append(practice(user, 7, day + timedelta(days=1)))
+    delivered = [Delivery(e, 0, 100 + i) for i, e in enumerate(events)]
+    assert await stats.record_many(delivered[:6]) == 6
+    assert await PracticeStats(mongo_db).record_many(delivered[3:]) == 5  # a new consumer replays from 3
+    assert await stats.record_many([Delivery(events[8], 0, 200)]) == 0  # published again, later
+    totals = await stats.totals(user)
+    midnight = to_ms(utc_midnight(day))
+    assert totals["all"] == 10 * 5 + 7
+    assert totals[f"d:{midnight}"] == 50 and totals[f"d:{midnight + 86_400_000}"] == 7
+    assert totals["v:chB:v0"] == 25 and totals["v:chB:v1"] == 25 + 7
+    assert await stats.record_many(delivered) == 0  # a full replay changes nothing
+    assert await stats.totals(user) == totals

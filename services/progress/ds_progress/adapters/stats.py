@@ -1,8 +1,10 @@
 """Practice-time statistics: a projection of `practice.recorded`, one document per learner and UTC day.
 
-Each event is applied once (`apply_once_by_event_id`: the event id joins the day document's
-applied list in the same write as the `$inc`), so redelivery after a crash changes nothing.
-Per-day documents keep that list bounded. Lifetime, channel and video totals are sums of them.
+Each event is applied once (ds_common.events.deltas: the day document keeps the offsets and the
+ids of the events it applied last, written with the increments), so redelivery changes nothing. The
+consumer hands over a partition's events together (`record_many`): one learner's events of one
+day go in one write, so the store's load follows the number of learners practising, not the
+number of saves. Lifetime, channel and video totals are sums of the day documents.
 
 Rebuild (e.g. after a projection bug): stop the consumer, drop `stats_daily`, then
 `ds-events rewind progress practice.recorded` and start the consumer: it replays the topic.
@@ -14,8 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ds_common.clock import to_ms, utc_midnight
-from ds_common.events.consumer import apply_once_by_event_id
+from ds_common.events.consumer import Delivery
 from ds_common.events.contracts import PracticeRecorded
+from ds_common.events.deltas import Delta, DeltaApplier
 from ds_common.events.envelope import Envelope
 from ds_common.mongo import Document
 from pymongo.asynchronous.database import AsyncDatabase
@@ -28,19 +31,24 @@ MAX_DAYS_PER_USER = 5000  # ~14 years of daily documents
 class PracticeStats:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.collection = db[STATS_DAILY]
+        self.days = DeltaApplier(self.collection)
 
-    async def record(self, event: Envelope) -> bool:
-        data = PracticeRecorded.model_validate(event.data)
-        if data.duration_s <= 0:
-            return False
-        day = utc_midnight(data.recorded_at)
-        seconds, ch, v = data.duration_s, data.channel_id, data.video_id
-        update = {"$inc": {"duration": seconds, f"ch.{ch}.total": seconds, f"ch.{ch}.v.{v}": seconds},
-                  "$set": {"user_id": data.user_id, "day": to_ms(day), "date": day.strftime("%Y-%m-%d")}}
-        return await apply_once_by_event_id(self.collection, f"{data.user_id}:{to_ms(day)}", event.id, update)
+    async def record_many(self, deliveries: list[Delivery]) -> int:
+        """Apply the events, each learner-day's in one write; returns how many were new."""
+        days: dict[str, tuple[list[Delta], Document]] = {}
+        for delivery in deliveries:
+            found = _delta(delivery.event)
+            if found is not None:
+                doc_id, increments, fields = found
+                delta = Delta(delivery.event.id, delivery.partition, delivery.offset, increments)
+                days.setdefault(doc_id, ([], fields))[0].append(delta)
+        applied = 0
+        for doc_id, (deltas, fields) in days.items():
+            applied += await self.days.apply(doc_id, deltas, fields)
+        return applied
 
     async def days_of(self, user_id: str) -> list[Document]:
-        return await (self.collection.find({"user_id": user_id}, {"_applied": 0})
+        return await (self.collection.find({"user_id": user_id}, {"_recent": 0, "_o": 0})
                       .limit(MAX_DAYS_PER_USER).to_list())
 
     async def totals(self, user_id: str) -> dict[str, int]:
@@ -71,6 +79,18 @@ class PracticeStats:
         cursor = await self.collection.aggregate([
             {"$match": {"day": {"$gte": start}, "duration": {"$gt": 0}}}, {"$group": {"_id": "$user_id"}}])
         return len([r async for r in cursor])
+
+
+def _delta(event: Envelope) -> tuple[str, dict[str, int], Document] | None:
+    """A practice event's day document, its increments and its fields (None: nothing to add)."""
+    data = PracticeRecorded.model_validate(event.data)
+    if data.duration_s <= 0:
+        return None
+    day = utc_midnight(data.recorded_at)
+    seconds, ch, v = data.duration_s, data.channel_id, data.video_id
+    return (f"{data.user_id}:{to_ms(day)}",
+            {"duration": seconds, f"ch.{ch}.total": seconds, f"ch.{ch}.v.{v}": seconds},
+            {"user_id": data.user_id, "day": to_ms(day), "date": day.strftime("%Y-%m-%d")})
 
 
 def usage_report(days: int, now: datetime, activity: dict[int, dict[str, int]],
