@@ -39,9 +39,11 @@ class JourneyStats:
 
 
 def auto_save_body(channel_id: str, video_id: str, inputs: int = 20) -> dict[str, object]:
+    """What the front end autosaves: the typed sentences, and the practice seconds since its last
+    save (so every save also records practice time, as in real use)."""
     return {"channelId": channel_id, "videoId": video_id,
             "userInput": {str(i): f"typed words of sentence {i}" for i in range(inputs)},
-            "currentTime": int(time.time() * 1000), "overallCompletion": 42.5, "duration": 0}
+            "currentTime": int(time.time() * 1000), "overallCompletion": 42.5, "duration": 30}
 
 
 async def journey(client: httpx.AsyncClient, learner: Learner, channel_id: str, video_id: str,
