@@ -1,6 +1,8 @@
 """Load benchmark through the gateway: req/s and p50/p99 per journey endpoint at 64 connections,
 next to the floor (a constant-JSON FastAPI endpoint behind the same nginx config), plus the
 learner-journey scenario's per-step latencies. Writes bench/results/load-gateway.json.
+Autosave is measured twice: as the front end sends it (practice seconds, so each save also emits
+a `practice.recorded` event for the statistics) and with duration 0 (no event).
 
     make bench-load        (or: uv run python tests/load/run.py [--duration 10] [--connections 64] [--warmup 2])
 
@@ -66,6 +68,10 @@ def scenarios(learners: list[Learner]) -> dict[str, list[Request]]:
         "GET /user/config": each("GET", f"{base}/user/config"),
         "GET /user/all-progress": each("GET", f"{base}/user/all-progress"),
         "GET /auth/userinfo/{email}": each("GET", base + "/auth/userinfo/{email}"),
+        # Not a separate endpoint: autosave without practice seconds, so without the event that
+        # feeds the statistics. The difference to the line above is what recording practice costs.
+        "POST /user/progress, duration 0 (no practice event)": each(
+            "POST", f"{base}/user/progress", {**auto_save_body(CHANNEL, VIDEO), "duration": 0}),
     }
 
 
