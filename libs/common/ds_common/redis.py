@@ -89,8 +89,9 @@ class AutoPipeline:
         """Run a registered Lua script by its SHA; if Redis lost it (a restart), load it and run it."""
         try:
             return await self.run(lambda r: r.evalsha(script.sha, len(keys), *keys, *args))
-        except NoScriptError:
-            return await script(keys=keys, args=args)
+        except NoScriptError:  # the callers of one turn load it and run it again in shared round trips
+            await self.run(lambda r: r.script_load(script.script))
+            return await self.run(lambda r: r.evalsha(script.sha, len(keys), *keys, *args))
 
     def _flush(self) -> None:
         batch, self._queued = self._queued, []
