@@ -190,6 +190,24 @@ async def test_duration_is_clamped_to_the_time_since_the_previous_save(client, i
     assert second.json()["totalDuration"] == 600 + 30 + 15  # 30 s elapsed + 15 s slack
 
 
+async def test_saving_more_often_never_credits_more_than_the_wall_clock(client, issuer, clock) -> None:
+    h = issuer.headers(unique("u"))
+    assert (await client.post("/user/progress", json=save_body("c", "v", duration=30), headers=h)).json()[
+        "totalDuration"] == 30
+    # Twenty saves at once, each claiming 30 s: together they get the 15 s of slack, no more.
+    saves = await asyncio.gather(*(client.post("/user/progress", json=save_body("c", "v", duration=30), headers=h)
+                                   for _ in range(20)))
+    assert max(r.json()["totalDuration"] for r in saves) == 30 + 15
+    clock.advance(timedelta(seconds=10))  # the slack is spent: 10 s later, 10 s more
+    later = await client.post("/user/progress", json=save_body("c", "v", duration=30), headers=h)
+    assert later.json()["totalDuration"] == 30 + 15 + 10
+    clock.advance(timedelta(seconds=60))  # a legitimate autosave rhythm credits what it claims
+    for _ in range(3):
+        clock.advance(timedelta(seconds=30))
+        regular = await client.post("/user/progress", json=save_body("c", "v", duration=30), headers=h)
+    assert regular.json()["totalDuration"] == 30 + 15 + 10 + 90
+
+
 async def test_missed_words_grouped_deduplicated_deleted(client, issuer) -> None:
     h = issuer.headers(unique("u"))
     added = await client.post("/user/missed-words", json={"words": ["apple", "苹果", "りんご", "사과", "яблоко",

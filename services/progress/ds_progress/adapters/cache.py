@@ -1,5 +1,5 @@
-"""Redis: the hot-read copy of progress, the practice-time totals shown after a save, and the
-per-learner "previous save" clock used to clamp durations (W20).
+"""Redis: the hot-read copy of progress, the practice-time totals shown after a save, and each
+learner's practice horizon, which clamps the practice a save may claim (W20).
 
 Redis is never the only copy: the progress cache is filled from the store on a miss. A save bumps
 a generation counter and updates the cached hash only if it exists; a fill writes only if the
@@ -17,9 +17,23 @@ from ds_common.mongo import Document
 from ds_common.redis import AutoPipeline, KeySpace
 from redis.asyncio import Redis
 
+from ds_progress.domain.rules import SAVE_SLACK_SECONDS
+
 PROGRESS_TTL_S = 24 * 3600
 TOTALS_TTL_S = 3600
-LAST_SAVE_TTL_S = 24 * 3600
+HORIZON_TTL_S = 24 * 3600
+
+_CREDIT = """
+-- KEYS: the learner's practice horizon (epoch seconds up to which practice has been credited)
+-- ARGV: now, claimed seconds, slack seconds, ttl. Returns the whole seconds credited.
+-- The claim covers the `claimed` seconds before now; time already credited is not credited again,
+-- and the credit may run at most `slack` seconds ahead of now (requests arrive a little early or late).
+local now, claimed = tonumber(ARGV[1]), tonumber(ARGV[2])
+local start = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now - claimed)
+local credited = math.floor(math.max(0, math.min(claimed, now + tonumber(ARGV[3]) - start)) + 0.5)
+redis.call('SET', KEYS[1], string.format('%.3f', start + credited), 'EX', ARGV[4])
+return credited
+"""
 
 _SAVE = """
 -- KEYS: the progress hash, its generation counter, the learner's totals hash, the learner's
@@ -81,6 +95,7 @@ class ProgressCache:
         self._save = redis.register_script(_SAVE)
         self._pipeline = AutoPipeline(redis)  # saves and reads: many learners' commands per round trip
         self._fill = redis.register_script(_FILL)
+        self._credit = redis.register_script(_CREDIT)
 
     def _pair(self, key: str) -> list[str]:
         return [self.keys("p", key), self.keys("g", key)]
@@ -108,12 +123,14 @@ class ProgressCache:
             args=[PROGRESS_TTL_S, seconds, len(fields), *fields, state_fields(state_delta)])
         return None if totals is None else [int(v) for v in totals]
 
-    async def swap_last_save(self, user_id: str, now_s: float | None = None) -> float | None:
-        """Record a save now; returns the seconds since this learner's previous save, if known."""
+    async def credit_practice(self, user_id: str, claimed_s: float, now_s: float | None = None) -> int:
+        """The seconds of a save's claimed practice to credit (W20): at most the wall-clock time not
+        credited yet, plus SAVE_SLACK_SECONDS, so saving more often never adds more practice."""
         now_s = time.time() if now_s is None else now_s
-        key = self.keys("last-save", user_id)
-        previous = await self._pipeline.run(lambda r: r.set(key, repr(now_s), ex=LAST_SAVE_TTL_S, get=True))
-        return None if previous is None else now_s - float(previous)
+        credited = await self._pipeline.script(
+            self._credit, keys=[self.keys("horizon", user_id)],
+            args=[f"{now_s:.3f}", f"{claimed_s:.3f}", SAVE_SLACK_SECONDS, HORIZON_TTL_S])
+        return int(credited)
 
     async def set_totals(self, user_id: str, totals: dict[str, int]) -> None:
         key = self.keys("totals", user_id)

@@ -17,7 +17,7 @@ from pymongo.errors import PyMongoError
 
 from ds_progress.api.context import Context, Ctx, context_of
 from ds_progress.api.models import SaveProgress
-from ds_progress.domain.rules import check_id, credited_seconds, progress_key
+from ds_progress.domain.rules import check_id, checked_duration, progress_key
 
 router = APIRouter()
 MAX_LISTED = 500
@@ -30,8 +30,7 @@ async def save_progress(request: Request) -> dict[str, Any]:
     body = await json_body(request, SaveProgress)
     channel_id, video_id = check_id(body.channelId, "channelId"), check_id(body.videoId, "videoId")
     now = c.now()
-    since_previous = await c.cache.swap_last_save(user.user_id, now.timestamp())
-    seconds = credited_seconds(float(body.duration), since_previous)
+    seconds = await c.cache.credit_practice(user.user_id, checked_duration(float(body.duration)), now.timestamp())
     hints = {k: v for k, v in (("channel_name", body.channelName), ("video_title", body.videoTitle),
                                 ("video_link", body.videoLink)) if v is not None}
     key = progress_key(user.user_id, channel_id, video_id)

@@ -14,8 +14,10 @@ from ds_common.errors import BadRequest
 # and Redis key parts, so nothing else is accepted.
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-# W20: one save credits at most the time since the learner's previous save plus this slack, and
-# never more than MAX_SAVE_SECONDS (a save every 30 s is the norm; hours mean a broken client).
+# W20: `duration` is the practice since the learner's previous save. Credited practice never runs
+# ahead of the wall clock by more than SAVE_SLACK_SECONDS (adapters/cache.py, `credit_practice`),
+# and one save claims at most MAX_SAVE_SECONDS (a save every 30 s is the norm; hours mean a
+# broken client).
 SAVE_SLACK_SECONDS = 15
 MAX_SAVE_SECONDS = 4 * 3600
 
@@ -35,14 +37,13 @@ def video_key(channel_id: str, video_id: str) -> str:
     return f"{channel_id}:{video_id}"
 
 
-def credited_seconds(claimed: float, since_previous_save_s: float | None) -> int:
-    """Seconds of practice a save may add (W20): validated, then clamped to the elapsed time."""
+def checked_duration(claimed: float) -> float:
+    """A save's claimed practice seconds, validated (W20); crediting is `credit_practice`'s."""
     if not math.isfinite(claimed) or claimed < 0:
         raise BadRequest("duration must be a non-negative number of seconds")
     if claimed > MAX_SAVE_SECONDS:
         raise BadRequest(f"duration must not exceed {MAX_SAVE_SECONDS} seconds")
-    ceiling = MAX_SAVE_SECONDS if since_previous_save_s is None else max(since_previous_save_s, 0) + SAVE_SLACK_SECONDS
-    return round(min(claimed, ceiling))
+    return claimed
 
 
 # --- plans ---------------------------------------------------------------------------------------
