@@ -40,7 +40,9 @@ class JourneyStats:
 
 def auto_save_body(channel_id: str, video_id: str, inputs: int = 20) -> dict[str, object]:
     """What the front end autosaves: the typed sentences, and the practice seconds since its last
-    save (so every save also records practice time, as in real use)."""
+    save (30, its autosave interval). The server credits at most the wall-clock time since the
+    learner's previous credit (W20), so a learner saving faster than that credits practice about
+    once a second."""
     return {"channelId": channel_id, "videoId": video_id,
             "userInput": {str(i): f"typed words of sentence {i}" for i in range(inputs)},
             "currentTime": int(time.time() * 1000), "overallCompletion": 42.5, "duration": 30}

@@ -1,8 +1,12 @@
 """Load benchmark through the gateway: req/s and p50/p99 per journey endpoint at 64 connections,
 next to the floor (a constant-JSON FastAPI endpoint behind the same nginx config), plus the
 learner-journey scenario's per-step latencies. Writes bench/results/load-gateway.json.
-Autosave is measured twice: as the front end sends it (practice seconds, so each save also emits
-a `practice.recorded` event for the statistics) and with duration 0 (no event).
+Autosave is measured twice: as the front end sends it (30 s of practice claimed per save; the
+server credits at most the wall-clock time, so with each learner saving many times a second about
+one save a second per learner credits practice and emits a `practice.recorded` event) and with
+duration 0 (no event).
+
+The floor is measured before and after the endpoints; ratios and targets use the higher of the two.
 
     make bench-load        (or: uv run python tests/load/run.py [--duration 10] [--connections 64] [--warmup 2])
 
@@ -100,11 +104,15 @@ def main() -> None:
                             headers={"Authorization": f"Bearer {learner.access}"}).raise_for_status()
         time.sleep(2)  # projections settle (video.started → transcripts' access projection)
 
-        floor = measure_floor(args.duration, args.connections, args.warmup)
-        results["floor: constant JSON behind the gateway"] = floor
-        for name, requests in scenarios(learners).items():
-            stats = measure(base_url, requests, args.duration, args.connections, args.warmup)
-            stats["ratio_to_floor"] = round(stats["rps"] / floor["rps"], 3)
+        floor_before = measure_floor(args.duration, args.connections, args.warmup)
+        endpoints = {name: measure(base_url, requests, args.duration, args.connections, args.warmup)
+                     for name, requests in scenarios(learners).items()}
+        floor_after = measure_floor(args.duration, args.connections, args.warmup)
+        results["floor: constant JSON behind the gateway"] = floor_before
+        results["floor, measured again after the endpoints"] = floor_after
+        floor_rps = max(floor_before["rps"], floor_after["rps"])
+        for name, stats in endpoints.items():
+            stats["ratio_to_floor"] = round(stats["rps"] / floor_rps, 3)
             stats["target_met"] = stats["ratio_to_floor"] >= 0.5 and stats["p99_ms"] <= 100 \
                 and stats["errors_status"] == 0
             results[name] = stats
@@ -153,7 +161,7 @@ def measure(base_url: str, requests: list[Request], duration: int, connections: 
     return {**wrk(base_url, requests, connections=connections, duration_s=duration), "settled_s": settled_s}
 
 
-def measure_floor(duration: int, connections: int, warmup: int) -> dict[str, object]:
+def measure_floor(duration: int, connections: int, warmup: int) -> dict[str, Any]:
     """The constant-JSON app behind its own nginx instance rendered from the same template."""
     port = free_port()
     state = Path(infra.ROOT / ".run" / "floor")
