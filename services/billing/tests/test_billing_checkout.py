@@ -1,6 +1,7 @@
 """Stripe Checkout against stripe-mock through the official library: server-side plans and prices
 (W9), deterministic idempotency keys, and what a learner may send."""
 
+from datetime import timedelta
 from urllib.parse import parse_qsl
 
 import pytest
@@ -17,6 +18,9 @@ async def test_checkout_sessions_use_server_side_prices_and_deterministic_idempo
 
     stripe_http = billing.api.state.ctx.provider._http._client_async
     stripe_http.event_hooks = {"request": [record], "response": []}
+    # Start the double click at the beginning of an idempotency window, so both clicks fall in it.
+    window_s = billing.settings.checkout_idempotency_window_s
+    billing.clock.advance(timedelta(seconds=window_s - billing.clock.now().timestamp() % window_s + 1))
     try:
         user, email = await billing.register_user()
         headers = billing.headers(user)
