@@ -26,21 +26,42 @@ async def userinfo(client: httpx.AsyncClient, access: str, email: str) -> httpx.
     return await client.get(f"/auth/userinfo/{email}", headers=bearer(access))
 
 
-async def test_refresh_rotates_and_returns_the_bare_user(client: httpx.AsyncClient, idp: IdentityProvider) -> None:
+async def test_refresh_returns_the_bare_user_and_a_successor(client: httpx.AsyncClient,
+                                                              idp: IdentityProvider) -> None:
     email = unique_email()
     first = await sign_in(client, idp, email)
     r1 = first.headers["x-ds-refresh-token"]
     r = await client.post("/auth/refresh-token", headers=bearer(r1))
     assert r.status_code == 200, r.text
-    assert r.json()["email"] == email and "message" not in r.json()  # legacy: the bare User object
+    assert r.json() == first.json()["user"]  # legacy: the bare User object, the same as sign-in's
     r2 = r.headers["x-ds-refresh-token"]
     assert r2 != r1 and r2.split(".")[1] == r1.split(".")[1]  # same session, new token
     assert (await userinfo(client, r.headers["x-ds-access-token"], email)).status_code == 200
-    again = await client.post("/auth/refresh-token", headers=bearer(r2))
+    again = await client.post("/auth/refresh-token", headers=bearer(r2))  # adopting the successor
     assert again.status_code == 200 and again.headers["x-ds-refresh-token"] not in (r1, r2)
 
 
-async def test_five_concurrent_refreshes_all_succeed_then_replay_after_grace_revokes(
+async def test_a_client_that_keeps_its_first_refresh_token_stays_signed_in(
+        client: httpx.AsyncClient, app: FastAPI, clock: MovableClock, idp: IdentityProvider) -> None:
+    """The legacy front end stores only the access token from a refresh: every later refresh, an
+    access-token lifetime apart, presents the refresh token of the sign-in again."""
+    email = unique_email()
+    signed = await sign_in(client, idp, email)
+    token = signed.headers["x-ds-refresh-token"]
+    lifetime = timedelta(seconds=app.state.settings.access_token_ttl_s)
+    try:
+        for hour in range(6):
+            clock.advance(lifetime)
+            burst = await asyncio.gather(*(client.post("/auth/refresh-token", headers=bearer(token))
+                                           for _ in range(3)))
+            assert [r.status_code for r in burst] == [200] * 3, (hour, [r.text for r in burst])
+            assert all(r.json()["email"] == email and "x-ds-access-token" in r.headers for r in burst)
+        assert (await userinfo(client, burst[0].headers["x-ds-access-token"], email)).status_code == 200
+    finally:
+        clock.advance(-6 * lifetime)
+
+
+async def test_five_concurrent_refreshes_agree_and_a_replayed_old_token_revokes_an_adopter(
         client: httpx.AsyncClient, app: FastAPI, clock: MovableClock, idp: IdentityProvider) -> None:
     email = unique_email()
     signed = await sign_in(client, idp, email)
@@ -52,18 +73,46 @@ async def test_five_concurrent_refreshes_all_succeed_then_replay_after_grace_rev
     sessions = {jwt.decode(r.headers["x-ds-access-token"], options={"verify_signature": False})["sid"] for r in burst}
     assert sessions == {token.split(".")[1]}
     successor = successors.pop()
-    access = burst[0].headers["x-ds-access-token"]
+    # The client adopts its successor; an in-flight refresh with the old token inside the grace is fine.
+    adopted = await client.post("/auth/refresh-token", headers=bearer(successor))
+    assert adopted.status_code == 200, adopted.text
+    late = await client.post("/auth/refresh-token", headers=bearer(token))
+    assert late.status_code == 200 and late.headers["x-ds-refresh-token"] == successor
+    access = adopted.headers["x-ds-access-token"]
     assert (await userinfo(client, access, email)).status_code == 200  # session alive
 
     clock.advance(timedelta(seconds=app.state.settings.refresh_grace_s + 1))
-    replay = await client.post("/auth/refresh-token", headers=bearer(token))
-    assert replay.status_code == 401 and "reuse" in replay.json()["error"]
-    # The whole session is gone: its successor token and its access tokens are refused.
-    assert (await client.post("/auth/refresh-token", headers=bearer(successor))).status_code == 401
-    assert (await userinfo(client, access, email)).status_code == 401
+    try:
+        replay = await client.post("/auth/refresh-token", headers=bearer(token))  # someone else's old copy
+        assert replay.status_code == 401 and "reuse" in replay.json()["error"]
+        # The whole session is gone: its newest token and its access tokens are refused.
+        assert (await client.post("/auth/refresh-token",
+                                  headers=bearer(adopted.headers["x-ds-refresh-token"]))).status_code == 401
+        assert (await userinfo(client, access, email)).status_code == 401
+    finally:
+        clock.advance(-timedelta(seconds=app.state.settings.refresh_grace_s + 1))
     doc = await app.state.stores.db.sessions.find_one({"_id": token.split(".")[1]})
     assert doc["revoked_reason"] == "refresh_reuse"
     assert [e["data"]["reason"] for e in doc[OUTBOX] if e["type"] == "session.revoked"] == ["refresh_reuse"]
+
+
+async def test_a_session_ends_at_its_absolute_lifetime(client: httpx.AsyncClient, app: FastAPI, clock: MovableClock,
+                                                      idp: IdentityProvider) -> None:
+    signed = await sign_in(client, idp, unique_email())
+    token = signed.headers["x-ds-refresh-token"]
+    step = timedelta(seconds=app.state.settings.refresh_token_ttl_s // 2)
+    moved = timedelta()
+    try:
+        while moved + step < timedelta(seconds=app.state.settings.session_max_age_s):
+            clock.advance(step)
+            moved += step
+            assert (await client.post("/auth/refresh-token", headers=bearer(token))).status_code == 200
+        clock.advance(step + timedelta(minutes=1))
+        moved += step + timedelta(minutes=1)
+        r = await client.post("/auth/refresh-token", headers=bearer(token))
+        assert r.status_code == 401 and r.json() == {"error": "Refresh token has expired"}
+    finally:
+        clock.advance(-moved)
 
 
 async def test_invalid_refresh_tokens_are_401_and_revoke_nothing(client: httpx.AsyncClient,
@@ -100,6 +149,7 @@ async def test_a_session_lost_by_redis_comes_back_from_its_mongo_checkpoint(
         client: httpx.AsyncClient, app: FastAPI, clock: MovableClock, idp: IdentityProvider) -> None:
     signed = await sign_in(client, idp, unique_email())
     ctx = app.state.auth
+    await ctx.sessions.flush()  # other tests' sessions
     sid = signed.headers["x-ds-refresh-token"].split(".")[1]
     clock.advance(timedelta(seconds=ctx.settings.checkpoint_every_s + 1))  # the UI refreshes ~hourly
     try:

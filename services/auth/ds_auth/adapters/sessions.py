@@ -1,14 +1,18 @@
-"""Sessions and refresh-token rotation.
+"""Sessions and refresh tokens.
 
 - Mongo `sessions` (`_id` = session id) is the durable record: owner, absolute expiry, revocation
-  (with `session.revoked` in its outbox, same write) and a checkpoint of the rotation state.
-- The rotation itself runs in Redis, in ONE Lua script per refresh (compare-and-rotate is atomic,
-  so concurrent refreshes cannot fork a session). The test server (FerretDB) serialises writes at
-  a few hundred per second, far below the refresh target, so the rotation state reaches Mongo
-  write-behind: coalesced per session, oldest first, at most `checkpoint_batch` writes per
-  `checkpoint_interval_s` (so checkpoints never starve sign-ins and other writes). If Redis loses
-  a session, it is restored from that checkpoint; a refresh whose token is newer than the
-  checkpoint then fails with 401 (the user signs in again) — it never revokes or forks anything.
+  (with `session.revoked` in its outbox, same write) and a checkpoint of the refresh state.
+- Each refresh runs in Redis, in ONE Lua script (`_REFRESH`: compare-and-rotate is atomic, so
+  concurrent refreshes cannot fork a session). A refresh answers with the presented token's
+  successor; the successor replaces the current token only once the client uses it (rotation on
+  adoption), so the legacy front end, which keeps its first refresh token for the life of a tab,
+  stays signed in, while a client that adopts rotated tokens still has a reused old one detected.
+- The test server (FerretDB) serialises writes at a few hundred per second, far below the refresh
+  target, so the refresh state reaches Mongo write-behind: coalesced per session, oldest first, at
+  most `checkpoint_batch` writes per `checkpoint_interval_s` (so checkpoints never starve sign-ins
+  and other writes). If Redis loses a session, it is restored from that checkpoint; a refresh whose
+  token is newer than the checkpoint then fails with 401 (the user signs in again) — it never
+  revokes or forks anything.
 """
 
 from __future__ import annotations
@@ -40,47 +44,59 @@ logger = logging.getLogger("ds.auth.sessions")
 RevokeReason = Literal["logout", "refresh_reuse", "admin"]
 RETIRED_KEPT = 8  # older tokens recognised as reuse (anything else is just an invalid token)
 
+# Rotation on adoption. The answer to a refresh is always the successor of the presented token
+# (derived, so concurrent refreshes with one token agree), but the successor replaces the current
+# token only once the client presents it. A client that keeps its first refresh token (the legacy
+# front end stores only the access token from a refresh) keeps a working session until its
+# absolute lifetime; a client that adopts rotated tokens gets theft detection: once it has used a
+# successor, presenting an older token after the grace interval revokes the session.
+#
 # KEYS[1] session hash; ARGV: presented hash, successor hash, now ms, grace ms, refresh lifetime ms,
-# checkpoint interval ms, user cache key prefix. Replies also carry the cached user object (or
-# false), saving the refresh a round trip, and whether this rotation is due for a checkpoint.
-_ROTATE = """
-local s = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'grace', 'retired', 'exp', 'max', 'revoked', 'user', 'gen', 'ck')
+# checkpoint interval ms, user cache key prefix. Replies carry the cached user object (or false),
+# saving the refresh a round trip, and, when this refresh is due for a checkpoint, the state to write.
+_REFRESH = """
+local s = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'grace', 'retired', 'exp', 'max', 'revoked', 'user', 'gen',
+                     'ck', 'next')
 if not s[1] then return {'missing'} end
 if s[7] == '1' then return {'revoked', s[8]} end
 local now = tonumber(ARGV[3])
 if now > tonumber(s[5]) or now > tonumber(s[6]) then return {'expired', s[8]} end
 local h = ARGV[1]
+local outcome
 if s[1] == h then
-  local kept, n = {}, 0
+  outcome = 'current'
+  redis.call('HSET', KEYS[1], 'next', ARGV[2])
+elseif s[11] == h then
+  outcome = 'rotated'
+  local kept = {}
   for t in string.gmatch((s[2] or '') .. ' ' .. (s[4] or ''), '%S+') do
-    n = n + 1
-    if n <= %(kept)d then kept[n] = t end
+    if #kept < %(kept)d then kept[#kept + 1] = t end
   end
-  local retired = table.concat(kept, ' ')
-  local exp = math.min(now + tonumber(ARGV[5]), tonumber(s[6]))
-  local grace = now + tonumber(ARGV[4])
-  local gen = tonumber(s[9]) + 1
-  local ck, due = tonumber(s[10]) or 0, '0'
-  if now - ck >= tonumber(ARGV[6]) then ck, due = now, '1' end
-  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', h, 'grace', grace, 'retired', retired, 'exp', exp,
-             'gen', gen, 'ck', ck)
-  redis.call('PEXPIRE', KEYS[1], exp - now + tonumber(ARGV[4]))
-  return {'rotated', s[8], tostring(exp), retired, tostring(gen), tostring(grace), due,
-          redis.call('GET', ARGV[7] .. s[8])}
-end
-if s[2] == h then
-  if now <= tonumber(s[3]) then return {'grace', s[8], redis.call('GET', ARGV[7] .. s[8])} end
-  redis.call('HSET', KEYS[1], 'revoked', '1')
-  return {'reuse', s[8]}
-end
-for t in string.gmatch(s[4] or '', '%S+') do
-  if t == h then
-    redis.call('HSET', KEYS[1], 'revoked', '1')
-    return {'reuse', s[8]}
+  redis.call('HSET', KEYS[1], 'cur', h, 'next', ARGV[2], 'prev', s[1], 'grace', now + tonumber(ARGV[4]),
+             'retired', table.concat(kept, ' '))
+elseif s[2] == h and now <= tonumber(s[3]) then
+  return {'grace', s[8], redis.call('GET', ARGV[7] .. s[8])}
+else
+  for t in string.gmatch((s[2] or '') .. ' ' .. (s[4] or ''), '%S+') do
+    if t == h then
+      redis.call('HSET', KEYS[1], 'revoked', '1')
+      return {'reuse', s[8]}
+    end
   end
+  return {'invalid', s[8]}
 end
-return {'invalid', s[8]}
+local exp = math.min(now + tonumber(ARGV[5]), tonumber(s[6]))
+local ck = tonumber(s[10]) or 0
+local due = now - ck >= tonumber(ARGV[6])
+if due then ck = now end
+redis.call('HSET', KEYS[1], 'exp', exp, 'gen', tonumber(s[9]) + 1, 'ck', ck)
+redis.call('PEXPIRE', KEYS[1], exp - now + tonumber(ARGV[4]))
+local user = redis.call('GET', ARGV[7] .. s[8])
+if not due then return {outcome, s[8], user} end
+return {outcome, s[8], user, unpack(redis.call('HMGET', KEYS[1], 'cur', 'next', 'prev', 'grace', 'retired', 'exp',
+                                               'gen'))}
 """.replace("%(kept)d", str(RETIRED_KEPT))
+CHECKPOINTED = ("cur", "next", "prev", "grace", "retired", "exp", "gen")
 
 # Restore a session hash from its Mongo checkpoint unless Redis already has it.
 _RESTORE = """
@@ -93,7 +109,7 @@ return 1
 
 @dataclass(frozen=True)
 class Refreshed:
-    outcome: str  # rotated | grace | reuse | revoked | expired | invalid | missing
+    outcome: str  # current | rotated | grace | reuse | revoked | expired | invalid | missing
     user_id: str | None = None
     token: RefreshToken | None = None  # the token the client must use next
     cached_user: bytes | None = None  # the user cache entry, when Redis had it
@@ -121,7 +137,7 @@ class SessionStore:
         self.checkpoint_every_ms = int(checkpoint_every_s * 1000)
         self.max_dirty = max_dirty
         self.user_copy_prefix = user_copies(db, redis).value_key("")  # the rotation script reads the user's copy
-        self._rotate = redis.register_script(_ROTATE)
+        self._refresh = redis.register_script(_REFRESH)
         self._restore = redis.register_script(_RESTORE)
 
     def _key(self, session_id: str) -> str:
@@ -131,7 +147,7 @@ class SessionStore:
         now = self.clock.now()
         token = tokens.first_token(tokens.new_session_id())
         max_ms = to_ms(now + timedelta(seconds=self.max_age_s))
-        state = {"user": user_id, "cur": token.hash, "prev": "", "grace": 0, "retired": "",
+        state = {"user": user_id, "cur": token.hash, "next": "", "prev": "", "grace": 0, "retired": "",
                  "exp": min(to_ms(now) + self.refresh_ttl_ms, max_ms), "max": max_ms, "gen": 0, "revoked": "0",
                  "ck": to_ms(now)}
         await self.db.sessions.insert_one({"_id": token.session_id, "user_id": user_id, "created_at": now,
@@ -145,11 +161,12 @@ class SessionStore:
         await self._restore(keys=[self._key(session_id)], args=[ttl_ms, *flat])
 
     async def refresh(self, token: RefreshToken) -> Refreshed:
+        """One refresh; on success the token to hand out is always `token`'s successor (see _REFRESH)."""
         successor = token.successor(self.refresh_key)
         for _ in range(2):  # a second round only after restoring a session Redis had lost
-            reply = await self._rotate(keys=[self._key(token.session_id)],
-                                       args=[token.hash, successor.hash, to_ms(self.clock.now()), self.grace_ms,
-                                             self.refresh_ttl_ms, self.checkpoint_every_ms, self.user_copy_prefix])
+            reply = await self._refresh(keys=[self._key(token.session_id)],
+                                        args=[token.hash, successor.hash, to_ms(self.clock.now()), self.grace_ms,
+                                              self.refresh_ttl_ms, self.checkpoint_every_ms, self.user_copy_prefix])
             outcome = reply[0].decode()
             if outcome != "missing":
                 break
@@ -158,14 +175,11 @@ class SessionStore:
         else:
             return Refreshed("invalid")
         user_id = reply[1].decode() if len(reply) > 1 and reply[1] else None
-        if outcome == "rotated":
-            exp, retired, gen, grace, due = (r.decode() for r in reply[2:7])
-            if due == "1":  # at most one checkpoint per session per interval (abusive refresh rates)
-                self._mark_dirty(token.session_id, {"user": user_id, "cur": successor.hash, "prev": token.hash,
-                                                    "grace": int(grace), "retired": retired, "exp": int(exp),
-                                                    "gen": int(gen)})
-            return Refreshed(outcome, user_id, successor, reply[7] or None)
-        if outcome == "grace":  # the same successor the first caller got
+        if outcome in ("current", "rotated", "grace"):
+            if len(reply) > 3:  # due for a checkpoint (at most one per session per interval)
+                state = dict(zip(CHECKPOINTED, (r.decode() for r in reply[3:]), strict=True))
+                self._mark_dirty(token.session_id, {**state, "user": user_id, "grace": int(state["grace"]),
+                                                    "exp": int(state["exp"]), "gen": int(state["gen"])})
             return Refreshed(outcome, user_id, successor, reply[2] or None)
         if outcome == "reuse" and user_id:
             await self.revoke(token.session_id, user_id, reason="refresh_reuse")
