@@ -46,16 +46,36 @@ class RateLimiter:
         self.keys = keys
 
     async def hit(self, bucket: str, subject: str, *, limit: int, window_s: int) -> None:
-        window = int(time.time()) // window_s
-        key = self.keys("ratelimit", bucket, subject, str(window))
+        key = self._key(bucket, subject, window_s)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.incr(key)
             pipe.expire(key, window_s + 1)
             count, _ = await pipe.execute()
         if int(count) > limit:
-            retry_after = window_s - int(time.time()) % window_s
-            raise TooManyRequests("Too many requests, please retry later",
-                                  headers={"Retry-After": str(max(retry_after, 1))})
+            raise too_many(window_s)
+
+    async def refuse_if_over(self, bucket: str, subject: str, *, limit: int, window_s: int) -> None:
+        """429 if `subject` has already `limit` counts this window (failures counted by `count`)."""
+        count = await self.redis.get(self._key(bucket, subject, window_s))
+        if count is not None and int(count) >= limit:
+            raise too_many(window_s)
+
+    async def count(self, bucket: str, subject: str, *, window_s: int) -> None:
+        """Count one event (e.g. a failed password) without refusing anything now."""
+        key = self._key(bucket, subject, window_s)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window_s + 1)
+            await pipe.execute()
+
+    def _key(self, bucket: str, subject: str, window_s: int) -> str:
+        return self.keys("ratelimit", bucket, subject, str(int(time.time()) // window_s))
+
+
+def too_many(window_s: int) -> TooManyRequests:
+    """The 429 of a fixed window of `window_s`, with the seconds until it ends."""
+    retry_after = window_s - int(time.time()) % window_s
+    return TooManyRequests("Too many requests, please retry later", headers={"Retry-After": str(max(retry_after, 1))})
 
 
 Command = Callable[[Any], Any]  # applied to the client (returns an awaitable) or to a pipeline (queues)

@@ -48,8 +48,14 @@ class Settings(ServiceSettings):
     admin_emails: list[str] = []
 
     # --- rate limits (fixed windows of 60 s, in Redis) ----------------------------------------
-    limit_login_per_ip: int = 30
-    limit_login_per_account: int = 10
+    # Password guessing: attempts per IP, and failures per account (a success costs nothing, and
+    # someone else's wrong guesses never lock out the owner's identity-token sign-in).
+    limit_password_per_ip: int = 30
+    limit_password_failures_per_account: int = 10
+    # Identity-token sign-ins, counted apart: the front end signs in again on every page load and
+    # every time a tab becomes visible (10+ a minute for a normal learner).
+    limit_identity_per_ip: int = 600
+    limit_identity_per_account: int = 120
     limit_register_per_ip: int = 10
     limit_refresh_per_ip: int = 600
     limit_refresh_per_session: int = 30

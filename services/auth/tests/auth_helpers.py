@@ -107,7 +107,8 @@ def make_settings(endpoints: Endpoints, idp: IdentityProvider, db_name: str, **o
         "mongo_db": db_name, "redis_url": endpoints.redis_url, "kafka_bootstrap": endpoints.kafka_bootstrap,
         "supabase_issuer": SUPABASE_ISSUER, "supabase_jwt_secret": SecretStr(idp.hs_secret),
         "google_client_ids": [GOOGLE_CLIENT], "google_jwks_url": idp.url,
-        "limit_login_per_ip": 100_000, "limit_login_per_account": 100_000, "limit_register_per_ip": 100_000,
+        "limit_password_per_ip": 100_000, "limit_password_failures_per_account": 100_000,
+        "limit_identity_per_ip": 100_000, "limit_identity_per_account": 100_000, "limit_register_per_ip": 100_000,
         "limit_refresh_per_ip": 100_000, "limit_refresh_per_session": 100_000,
         "limit_check_email_per_ip": 100_000, "limit_feedback_per_user": 100_000,
     }

@@ -84,7 +84,7 @@ async def test_user_list_is_admin_only_paginated_and_without_secrets(client: htt
         seen += [u["user_id"] for u in page["users"]]
         for user in page["users"]:
             assert set(user) == {"user_id", "email", "username", "avatar", "role", "language", "dictation_config",
-                                 "created_at", "updated_at", "plan"}
+                                 "created_at", "updated_at", "plan", "dictation_progress"}
         cursor = page["next_cursor"]
         if cursor is None:
             break
@@ -124,16 +124,16 @@ async def test_role_updates_are_admin_only_audited_and_demotion_ends_sessions(
 
 
 async def test_rate_limits_answer_429_json(settings: Settings, idp: IdentityProvider) -> None:
-    strict = settings.model_copy(update={"limit_login_per_ip": 3, "limit_refresh_per_session": 2,
+    strict = settings.model_copy(update={"limit_password_per_ip": 3, "limit_refresh_per_session": 2,
                                          "limit_register_per_ip": 1})
     async with running_api(strict, client_ip="203.0.113.7") as (client, _):
         email = unique_email()
-        codes = [(await client.post("/auth/login", json={"email": email, "password": "nope-nope"})).status_code
-                 for _ in range(4)]
-        assert codes == [401, 401, 401, 429]
-        limited = await client.post("/auth/login", headers={"X-Identity-Token": idp.supabase(email)})
-        assert limited.status_code == 429 and set(limited.json()) == {"error"}
-        assert int(limited.headers["retry-after"]) >= 1
+        attempts = [await client.post("/auth/login", json={"email": email, "password": "nope-nope"})
+                    for _ in range(4)]
+        assert [r.status_code for r in attempts] == [401, 401, 401, 429]
+        assert set(attempts[-1].json()) == {"error"} and int(attempts[-1].headers["retry-after"]) >= 1
+        # identity-token sign-ins are counted apart from password attempts
+        assert (await client.post("/auth/login", headers={"X-Identity-Token": idp.supabase(email)})).status_code == 200
         first = await client.post("/auth/register", json={"username": "a", "email": unique_email(),
                                                           "password": "long-enough-1"})
         second = await client.post("/auth/register", json={"username": "b", "email": unique_email(),
@@ -145,6 +145,35 @@ async def test_rate_limits_answer_429_json(settings: Settings, idp: IdentityProv
             assert r.status_code == 200
             refresh = r.headers["x-ds-refresh-token"]
         assert (await client.post("/auth/refresh-token", headers=bearer(refresh))).status_code == 429
+
+
+async def test_password_guessing_cannot_lock_out_the_owner(settings: Settings, idp: IdentityProvider) -> None:
+    """Wrong passwords are limited per account (failures only), and never block the owner's
+    identity-token sign-in; the owner's right password is refused too while the account is under attack."""
+    strict = settings.model_copy(update={"limit_password_failures_per_account": 10})
+    owner = unique_email()
+    async with running_api(strict) as (client, _):
+        assert (await client.post("/auth/register", json={"username": "o", "email": owner,
+                                                          "password": "the-right-one"})).status_code == 200
+        assert (await client.post("/auth/login", json={"email": owner, "password": "the-right-one"})).status_code == 200
+        guesses = [(await client.post("/auth/login", json={"email": owner, "password": f"guess-{i}"})).status_code
+                   for i in range(11)]
+        assert guesses == [401] * 10 + [429]
+        assert (await client.post("/auth/login", json={"email": owner, "password": "the-right-one"})).status_code == 429
+        for path in ("/auth/login", "/auth/userinfo"):
+            signed = await client.post(path, headers={"X-Identity-Token": idp.supabase(owner)})
+            assert signed.status_code == 200, signed.text
+
+
+async def test_a_learners_page_loads_and_focus_events_never_see_429(settings: Settings, idp: IdentityProvider) -> None:
+    """The front end posts /auth/userinfo on every page load and every time the tab becomes visible."""
+    defaults = {name: Settings.model_fields[name].default
+                for name in ("limit_identity_per_ip", "limit_identity_per_account")}
+    async with running_api(settings.model_copy(update=defaults)) as (client, _):
+        email = unique_email()
+        codes = [(await client.post("/auth/userinfo", json={"email": email, "username": "L", "avatar": ""},
+                                    headers={"X-Identity-Token": idp.supabase(email)})).status_code for _ in range(60)]
+        assert codes == [200] * 60
 
 
 async def test_cors_exposes_the_token_headers(client: httpx.AsyncClient, idp: IdentityProvider) -> None:

@@ -66,11 +66,13 @@ def identity_token(request: Request, body: SignInBody | None) -> str | None:
     return header or (body.id_token.strip() if body and body.id_token else None)
 
 
-async def sign_in_with_identity(ctx: Ctx, body: SignInBody | None, token: str, message: str) -> Response:
+async def sign_in_with_identity(ctx: Ctx, request: Request, body: SignInBody | None, token: str,
+                                message: str) -> Response:
+    await ctx.limit(("identity-ip", client_ip(request), ctx.settings.limit_identity_per_ip))
     identity = await ctx.identity.verify(token)
     if body and body.email and normalize_email(body.email) != identity.email:
         raise Forbidden("Email does not match the identity token")
-    await ctx.limit(("login-account", identity.email, ctx.settings.limit_login_per_account))
+    await ctx.limit(("identity-account", identity.email, ctx.settings.limit_identity_per_account))
     user_id, _ = await ctx.users.claim_email(identity.email)
     doc, created = await ctx.users.ensure_document(user_id, identity.email, identity.name, identity.avatar,
                                                    email_verified=True)
@@ -86,13 +88,15 @@ async def sign_in_with_identity(ctx: Ctx, body: SignInBody | None, token: str, m
     return await ctx.signed_in(user_id, message)
 
 
-async def sign_in_with_password(ctx: Ctx, email_raw: str, password: str) -> Response:
+async def sign_in_with_password(ctx: Ctx, request: Request, email_raw: str, password: str) -> Response:
+    await ctx.limit(("password-ip", client_ip(request), ctx.settings.limit_password_per_ip))
     email = normalize_email(email_raw)
-    await ctx.limit(("login-account", email, ctx.settings.limit_login_per_account))
+    await ctx.refuse_if_failing("password-failures", email, ctx.settings.limit_password_failures_per_account)
     user_id = await ctx.users.id_for_email(email)
     credential = await ctx.users.password_hash(user_id) if user_id else None
     stored = credential["password_hash"] if credential else None
     if not await verify_password(stored, password) or user_id is None or stored is None:
+        await ctx.failed("password-failures", email)
         raise Unauthorized("Invalid email or password")
     if needs_rehash(stored):
         await ctx.users.replace_hash(user_id, await hash_password(password))
@@ -103,23 +107,21 @@ async def sign_in_with_password(ctx: Ctx, email_raw: str, password: str) -> Resp
 
 @router.post("/auth/login")
 async def login(ctx: Ctx, request: Request, body: SignInBody | None = None) -> Response:
-    await ctx.limit(("login-ip", client_ip(request), ctx.settings.limit_login_per_ip))
     token = identity_token(request, body)
     if token:
-        return await sign_in_with_identity(ctx, body, token, "Login successful")
+        return await sign_in_with_identity(ctx, request, body, token, "Login successful")
     if body is not None and body.password is not None and body.email:
-        return await sign_in_with_password(ctx, body.email, body.password)
+        return await sign_in_with_password(ctx, request, body.email, body.password)
     raise Unauthorized("Proof of identity required: an X-Identity-Token header or email and password")
 
 
 @router.post("/auth/userinfo")
 async def userinfo(ctx: Ctx, request: Request, body: SignInBody | None = None) -> Response:
     """The Google / session bootstrap path of the legacy front end: identity token required."""
-    await ctx.limit(("login-ip", client_ip(request), ctx.settings.limit_login_per_ip))
     token = identity_token(request, body)
     if not token:
         raise Unauthorized("Proof of identity required: an X-Identity-Token header")
-    return await sign_in_with_identity(ctx, body, token, "User information processed successfully")
+    return await sign_in_with_identity(ctx, request, body, token, "User information processed successfully")
 
 
 @router.post("/auth/register")

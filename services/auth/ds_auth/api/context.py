@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
 from ds_common.clock import Clock
-from ds_common.errors import TooManyRequests
-from ds_common.redis import RateLimiter
+from ds_common.redis import RateLimiter, too_many
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
@@ -32,17 +30,14 @@ class Limiter(RateLimiter):
     sign-in and refresh are limited per IP and per account at once, on hot paths."""
 
     async def hit_all(self, buckets: Sequence[tuple[str, str, int]], *, window_s: int) -> None:
-        window = int(time.time()) // window_s
-        keys = [self.keys("ratelimit", bucket, subject, str(window)) for bucket, subject, _ in buckets]
+        keys = [self._key(bucket, subject, window_s) for bucket, subject, _ in buckets]
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.incr(key)
                 pipe.expire(key, window_s + 1)
             replies = await pipe.execute()
         if any(int(count) > limit for count, (_, _, limit) in zip(replies[::2], buckets, strict=True)):
-            retry_after = window_s - int(time.time()) % window_s
-            raise TooManyRequests("Too many requests, please retry later",
-                                  headers={"Retry-After": str(max(retry_after, 1))})
+            raise too_many(window_s)
 
 
 @dataclass
@@ -59,6 +54,13 @@ class AuthContext:
     async def limit(self, *buckets: tuple[str, str, int]) -> None:
         """Hit every (bucket, subject, limit) in one Redis round trip; 429 if any is over."""
         await self.limiter.hit_all(buckets, window_s=WINDOW_S)
+
+    async def refuse_if_failing(self, bucket: str, subject: str, limit: int) -> None:
+        """429 once `subject` has `limit` failures counted (`failed`) in this window."""
+        await self.limiter.refuse_if_over(bucket, subject, limit=limit, window_s=WINDOW_S)
+
+    async def failed(self, bucket: str, subject: str) -> None:
+        await self.limiter.count(bucket, subject, window_s=WINDOW_S)
 
     def token_headers(self, user: dict[str, Any], refresh: RefreshToken) -> dict[str, str]:
         access, _ = self.keyring.access_token(user_id=user["user_id"], role=user["role"],
