@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from ds_common.events.contracts import VideoPublished, VideoRemoved
+from ds_common.events.contracts import UserRegistered, VideoPublished, VideoRemoved
 from ds_common.events.envelope import new_event
 from ds_common.testing.fixtures import unique
 from ds_progress.adapters.collections import JOURNAL, progress_collection
@@ -101,6 +101,21 @@ async def test_channel_and_all_progress_views(client, issuer, mongo_db, publishe
     assert len(by_admin.json()["progress"]) == 3
     missing = await client.get("/user/all-progress", params={"userEmail": "nobody@example.com"}, headers=ha)
     assert missing.status_code == 404 and missing.json() == {"error": "User not found"}
+
+
+async def test_an_admin_reads_a_registered_learners_progress_by_email(client, issuer, settings) -> None:
+    """The admin user table's "View progress": the learner is known from `user.registered` as the
+    consumer applies it (its directory document is written in two steps)."""
+    user, email = unique("u"), f"{unique('learner')}@example.com"
+    registered = new_event(UserRegistered(user_id=user, email=email.upper(), username="L",
+                                          created_at=datetime.now(UTC)), key=user, sequence=1, producer="auth")
+    async with stores_for(settings) as stores:
+        await handlers(stores)["user.registered"](registered)
+    await client.post("/user/progress", json=save_body("chA", "v1"), headers=issuer.headers(user))
+    answer = await client.get("/user/all-progress", params={"userEmail": email},
+                              headers=issuer.headers(unique("admin"), role="Admin"))
+    assert answer.status_code == 200, answer.text
+    assert [p["videoId"] for p in answer.json()["progress"]] == ["v1"]
 
 
 async def test_channel_badges_list_every_video_of_the_channel(client, issuer, settings) -> None:

@@ -223,9 +223,10 @@ async def apply_once_by_sequence(collection: AsyncCollection[Document], doc_id: 
     For full-state events: the newest state wins, an older or repeated event is a no-op.
     Returns whether the update was applied.
     """
+    # A document written by other means first (no `_seq` yet) takes the event too.
+    older = {"$or": [{"_seq": {"$lt": sequence}}, {"_seq": {"$exists": False}}]}
     try:
-        await collection.update_one({"_id": doc_id, "_seq": {"$lt": sequence}},
-                                    _merge(update, {"_seq": sequence}), upsert=True)
+        await collection.update_one({"_id": doc_id, **older}, _merge(update, {"_seq": sequence}), upsert=True)
         return True
     except DuplicateKeyError:  # the document exists with _seq >= sequence
         return False
