@@ -38,7 +38,7 @@ def api_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with api_stores(settings, app, INDEXES) as stores:
             keys = KeySpace(SERVICE)
-            app.state.ctx = Ctx(settings=settings, catalog=CatalogRepo(stores.db),
+            app.state.ctx = Ctx(settings=settings, catalog=CatalogRepo(stores.db, app.state.nudge),
                                 submissions=SubmissionsRepo(stores.db), cache=ReadCache(stores.redis, keys),
                                 nudge=app.state.nudge, limiter=RateLimiter(stores.redis, keys), clock=SystemClock())
             yield
@@ -47,7 +47,7 @@ def api_app(settings: Settings | None = None) -> FastAPI:
 
 
 def relay_app(settings: Settings | None = None) -> FastAPI:
-    return common_relay_app(settings or Settings(), [catalog_repo.VIDEOS], INDEXES)
+    return common_relay_app(settings or Settings(), catalog_repo.RELAYED, INDEXES)
 
 
 def handlers_for(stores: Stores) -> Mapping[str, Handler]:

@@ -6,7 +6,9 @@ from asgi_lifespan import LifespanManager
 from catalog_helpers import channel_body, make_channel, new_channel_id, upload_videos
 from ds_catalog.main import api_app
 from ds_catalog.settings import Settings
+from ds_common.events.outbox import OUTBOX, PENDING
 from ds_common.testing.jwks import TestIssuer
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 
@@ -121,3 +123,17 @@ async def test_a_write_in_one_worker_is_seen_by_another_at_once(
         assert names[channel_id] == "Fresh name"
         await a.aclose()
         await b.aclose()
+
+
+async def test_every_channel_change_carries_channel_updated_in_the_same_write(
+        client: httpx.AsyncClient, admin: dict, mongo_client: AsyncMongoClient, settings: Settings) -> None:
+    """Progress and transcripts learn names and visibility from `channel.updated` (full state,
+    sequence = the channel's version); a write that changes nothing records no event."""
+    channel_id = await make_channel(client, admin, name="First")
+    await make_channel(client, admin, id=channel_id, name="First")  # the same values again
+    await client.put(f"/service/channel/{channel_id}", json={"visibility": "private"}, headers=admin)
+    await upload_videos(client, admin, channel_id, 1)  # the video list is not the channel's description
+    doc = await mongo_client[settings.mongo_db].channels.find_one({"_id": channel_id})
+    events = [(e["type"], e["sequence"], e["data"]["name"], e["data"]["visibility"]) for e in doc[OUTBOX]]
+    assert events == [("channel.updated", 1, "First", "public"), ("channel.updated", 2, "First", "private")]
+    assert doc["version"] == 2 and doc[PENDING] is True

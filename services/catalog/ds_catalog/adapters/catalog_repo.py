@@ -1,7 +1,8 @@
 """Channels and videos in Mongo, designed for `_id` lookups (FerretDB scans everything else).
 
 - `channels`: `_id` = channel id; `videos` holds the channel's video ids in upload order, so a
-  channel's list is one `_id` lookup plus one `_id` lookup per video.
+  channel's list is one `_id` lookup plus one `_id` lookup per video. A channel's description is an
+  aggregate (`version`): each change carries `channel.updated` in its outbox (ds_common.versioned).
 - `videos`: `_id` = "{channel}:{video}". A video is the aggregate whose events (`video.*`) sit in
   its outbox, written in the same single-document write as the change. A deleted video stays as a
   tombstone (`removed: true`) until its `video.removed` event is relayed, and is revived in place
@@ -17,9 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from ds_common.events.contracts import ChannelUpdated
 from ds_common.events.envelope import Envelope
-from ds_common.events.outbox import document_with_events, outbox_indexes, with_events
+from ds_common.events.outbox import OutboxNudge, document_with_events, outbox_indexes, with_events
 from ds_common.mongo import Document, DuplicateKeyError, IndexSpec, asc
+from ds_common.versioned import Change, VersionedDocuments
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ds_catalog.domain.values import video_key
@@ -31,8 +34,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INDEXES = [
     IndexSpec(CHANNELS, asc("visibility", "language")),
     IndexSpec(VIDEOS, asc("channel_id", "removed", "visibility")),
-    *outbox_indexes(VIDEOS),
+    *outbox_indexes(VIDEOS, CHANNELS),
 ]
+RELAYED = [VIDEOS, CHANNELS]
+CHANNEL_FIELDS = ("name", "image_url", "link", "language", "visibility")
 
 EventFactory = Callable[[int], Envelope]  # sequence -> the event to store with the change
 ChangeEvent = Callable[[Document, int], Envelope]  # (the changed video, sequence) -> its event
@@ -43,10 +48,15 @@ TranscriptAspect = Literal["status", "refinement"]
 ASPECT_GUARDS: dict[TranscriptAspect, tuple[str, str]] = {"status": ("_tseq", "_tat"), "refinement": ("_rseq", "_rat")}
 
 
+def channel_updated(doc: Mapping[str, Any]) -> ChannelUpdated:
+    return ChannelUpdated(channel_id=doc["_id"], **{f: doc.get(f) or "" for f in CHANNEL_FIELDS})
+
+
 class CatalogRepo:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], nudge: OutboxNudge | None = None) -> None:
         self.channels = db[CHANNELS]
         self.videos = db[VIDEOS]
+        self.channel_docs = VersionedDocuments(self.channels, producer="catalog", nudge=nudge)
 
     # --- channels ---------------------------------------------------------------------------
     async def list_channels(self, *, visibility: str | None, language: str | None, limit: int) -> list[Document]:
@@ -55,36 +65,45 @@ class CatalogRepo:
             query["visibility"] = visibility
         if language:
             query["language"] = language
-        docs = await self.channels.find(query).limit(limit).to_list()
+        docs = await self.channels.find(query, {"_outbox": 0}).limit(limit).to_list()
         return sorted(docs, key=lambda d: (d.get("created_at") or EPOCH, d["_id"]))
 
     async def get_channel(self, channel_id: str) -> Document | None:
-        return await self.channels.find_one({"_id": channel_id})
-
-    async def existing_channel_ids(self, channel_ids: Sequence[str]) -> set[str]:
-        found = await self.channels.find({"_id": {"$in": list(channel_ids)}}, {"_id": 1}).to_list()
-        return {d["_id"] for d in found}
+        return await self.channel_docs.get(channel_id)
 
     async def upsert_channel(self, fields: Mapping[str, Any], now: datetime) -> None:
         """Create or overwrite a channel's descriptive fields; its video list is kept."""
-        await self.channels.update_one(
-            {"_id": fields["id"]},
-            {"$set": {**fields, "updated_at": now}, "$setOnInsert": {"videos": [], "created_at": now}},
-            upsert=True)
+        described = {k: v for k, v in fields.items() if k != "id"}
+
+        def decide(current: Document | None) -> Change | None:
+            if current is not None and all(current.get(k) == v for k, v in described.items()):
+                return None
+            return Change(set={**described, "updated_at": now},
+                          events=[channel_updated({**(current or {}), "_id": fields["id"], **described})])
+
+        await self.channel_docs.mutate(fields["id"], decide, created={"videos": [], "created_at": now})
 
     async def create_channel_once(self, fields: Mapping[str, Any], now: datetime, *, source: str) -> bool:
         """Create a channel unless one exists; True also when `source` created it before (a retry)."""
-        try:
-            await self.channels.insert_one({"_id": fields["id"], **fields, "videos": [], "created_at": now,
-                                            "updated_at": now, "source": source})
-            return True
-        except DuplicateKeyError:
-            existing = await self.channels.find_one({"_id": fields["id"]}, {"source": 1})
-            return bool(existing and existing.get("source") == source)
+        described = {k: v for k, v in fields.items() if k != "id"}
+
+        def decide(current: Document | None) -> Change | None:
+            if current is not None:
+                return None
+            return Change(set={**described, "updated_at": now, "source": source},
+                          events=[channel_updated({"_id": fields["id"], **described})])
+
+        written = await self.channel_docs.mutate(fields["id"], decide, created={"videos": [], "created_at": now})
+        return written.changed or bool(written.document and written.document.get("source") == source)
 
     async def update_channel(self, channel_id: str, fields: Mapping[str, Any], now: datetime) -> bool:
-        result = await self.channels.update_one({"_id": channel_id}, {"$set": {**fields, "updated_at": now}})
-        return result.matched_count == 1
+        """Change some descriptive fields; False if there is no such channel."""
+        def decide(current: Document | None) -> Change | None:
+            if current is None or all(current.get(k) == v for k, v in fields.items()):
+                return None
+            return Change(set={**fields, "updated_at": now}, events=[channel_updated({**current, **fields})])
+
+        return (await self.channel_docs.mutate(channel_id, decide)).document is not None
 
     async def remove_video_from_channel(self, channel_id: str, video_id: str) -> None:
         await self.channels.update_one({"_id": channel_id}, {"$pullAll": {"videos": [video_id]}})
