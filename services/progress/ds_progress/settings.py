@@ -16,3 +16,7 @@ class Settings(ServiceSettings):
     # Free plan: this many distinct videos per rolling cycle of this many days (legacy §5.1).
     free_videos_per_cycle: int = 4
     cycle_days: int = 30
+    # A free learner whose cycle has room may read the transcripts of this many distinct videos a
+    # (UTC) day before registering them (the front end loads the transcript before the learner
+    # confirms); registered videos are always readable.
+    preview_videos_per_day: int = 10

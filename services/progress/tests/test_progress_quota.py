@@ -35,7 +35,8 @@ async def test_four_videos_per_cycle_reopen_free_and_reset_after_30_days(client,
     h = issuer.headers(unique("u"))
     fresh = await quota(client, h, "v1")
     assert fresh["used"] == 0 and fresh["limit"] == 4 and fresh["canProceed"] and fresh["notifyQuota"]
-    assert await access(client, h, "v1") == {"allowed": False, "reason": "not_registered"}
+    # The front end reads the transcript before the learner confirms: allowed while the cycle has room.
+    assert await access(client, h, "v1") == {"allowed": True, "reason": "preview"}
     for i in range(1, 5):
         answer = await register(client, h, f"v{i}")
         assert answer.json() == {"status": "success", "message": "Video registered and progress initialized"}
@@ -47,7 +48,7 @@ async def test_four_videos_per_cycle_reopen_free_and_reset_after_30_days(client,
     assert full["endDate"] - full["startDate"] == 30 * 86_400_000
     refused = await register(client, h, "v5")
     assert refused.status_code == 403 and refused.json() == {"error": "Failed to register video, quota exceeded"}
-    assert await access(client, h, "v5") == {"allowed": False, "reason": "not_registered"}
+    assert await access(client, h, "v5") == {"allowed": False, "reason": "quota_exceeded"}
 
     # Re-opening a started video is free and writes nothing.
     before = await mongo_db[QUOTA].find_one({})
@@ -70,6 +71,45 @@ async def test_four_videos_per_cycle_reopen_free_and_reset_after_30_days(client,
     assert (await quota(client, h, "v1"))["notifyQuota"] is False  # history is kept across cycles
     clock.advance(timedelta(days=65))  # two cycles later the grid still holds
     assert (await quota(client, h, "v9"))["startDate"] == full["startDate"] + 90 * 86_400_000
+
+
+async def test_unregistered_transcripts_are_bounded_per_day(client, issuer, clock, settings) -> None:
+    """A free learner with room may read a bounded number of distinct videos a day before
+    registering them; re-reading one of them, or a registered video, costs nothing."""
+    h, cap = issuer.headers(unique("u")), settings.preview_videos_per_day
+    answers = [await access(client, h, f"p{i}") for i in range(cap)]
+    assert answers == [{"allowed": True, "reason": "preview"}] * cap
+    assert await access(client, h, "p0") == {"allowed": True, "reason": "preview"}  # the same video again
+    assert await access(client, h, "one-more") == {"allowed": False, "reason": "preview_limit"}
+    assert (await register(client, h, "one-more")).status_code == 200  # practising it is still allowed
+    assert await access(client, h, "one-more") == {"allowed": True, "reason": "registered"}
+    clock.advance(timedelta(days=1))
+    try:
+        assert await access(client, h, "next-day") == {"allowed": True, "reason": "preview"}
+    finally:
+        clock.advance(-timedelta(days=1))
+
+
+async def test_a_progress_save_registers_its_video_and_is_refused_when_the_quota_is_full(
+        client, issuer, mongo_db) -> None:
+    """The front end's sidebar switch never calls register_dictation: the first save registers."""
+    user = unique("u")
+    h = issuer.headers(user)
+
+    async def save(video: str):
+        return await client.post("/user/progress", headers=h, json={
+            "channelId": "ch1", "videoId": video, "userInput": {"0": "hello"}, "currentTime": 1,
+            "overallCompletion": 10, "duration": 0})
+
+    for i in range(4):
+        assert (await save(f"s{i}")).status_code == 200
+        assert (await save(f"s{i}")).status_code == 200  # saving it again counts nothing
+    assert (await quota(client, h, "s9"))["used"] == 4
+    refused = await save("s9")
+    assert refused.status_code == 403 and refused.json() == {"error": "Failed to register video, quota exceeded"}
+    assert (await save("s0")).status_code == 200  # a registered video is saved as before
+    ledger = await mongo_db[QUOTA].find_one({"_id": user})
+    assert sorted(ledger["history"]) == [f"ch1:s{i}" for i in range(4)] and len(ledger["_outbox"]) == 4
 
 
 async def test_twenty_concurrent_registrations_exactly_four_succeed(client, issuer, mongo_db) -> None:

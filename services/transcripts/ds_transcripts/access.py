@@ -8,8 +8,10 @@ The read path stays fast and never refuses a learner who has just registered a v
 3. the projections this service keeps from events answer with two `_id` lookups: `entitlements`
    (from `plan.changed`, expiry checked at read time) and `access` (from `video.started`: the user
    registered this video in a cycle that ends at `cycle_end`);
-4. on a miss — typically the learner registered the video a moment ago and the event is still on
-   its way — progress is asked, authoritatively, with the learner's own token.
+4. on a miss progress is asked, authoritatively, with the learner's own token: a video the learner
+   registered a moment ago (its event still on its way), or one not registered yet, which a free
+   learner whose cycle has room may read before confirming it (a bounded number a day: the front
+   end loads the transcript as it opens a video, before the quota question).
 
 Refusals are never cached, so the moment progress has registered the video the learner gets in.
 """
@@ -32,6 +34,10 @@ from ds_transcripts.adapters.store import ACCESS, ENTITLEMENTS
 from ds_transcripts.domain.access import paid_until, registered_until
 
 MAX_DECISIONS = 50_000
+REFUSALS = {  # progress's reasons (its /internal/access), as the learner reads them
+    "quota_exceeded": "Your free quota for this cycle is used up; upgrade your plan to practise this video",
+    "preview_limit": "You opened many new videos today; start this video to read its transcript",
+}
 
 
 def access_id(user_id: str, channel_id: str, video_id: str) -> str:
@@ -66,8 +72,8 @@ class AccessControl:
                 await self.limiter.hit("access-check", principal.user_id, limit=self.checks_per_minute, window_s=60)
             answer = await self.progress.access(token, channel_id, video_id)
             if not answer.allowed:
-                raise Forbidden("This video is not registered in your current free quota cycle; "
-                                "start it first or upgrade your plan", reason=answer.reason or "not_registered")
+                raise Forbidden(REFUSALS.get(answer.reason, REFUSALS["quota_exceeded"]),
+                                reason=answer.reason or "quota_exceeded")
         self._remember(key, now, until)
 
     def _remember(self, key: tuple[str, str, str], now: datetime, until: datetime | None) -> None:

@@ -34,7 +34,7 @@ async def test_free_learner_over_quota_is_refused_and_just_registered_is_let_in(
             await h.publish(CH, VIDEO, lines=LINES, title="Access")
             refused = await h.client.get(PATH, headers=issuer.headers(learner))
             assert refused.status_code == 403
-            assert refused.json()["reason"] == "not_registered" and "quota" in refused.json()["error"]
+            assert refused.json()["reason"] == "quota_exceeded" and "quota" in refused.json()["error"]
             # the learner registers the video with progress; video.started has not reached us yet
             progress.registered.add((learner, CH, VIDEO))
             allowed = await h.client.get(PATH, headers=issuer.headers(learner))

@@ -144,7 +144,7 @@ class RecordedYouTube:
 
 
 class ProgressStandIn:
-    """The agreed progress contract on loopback: admin, paid, registered, else not registered."""
+    """The agreed progress contract on loopback: admin, paid, registered, else the quota is full."""
 
     def __init__(self, issuer: TestIssuer) -> None:
         self.issuer = issuer
@@ -174,7 +174,7 @@ class ProgressStandIn:
             return 200, {"allowed": True, "reason": "paid"}
         if (user, channel_id, video_id) in self.registered:
             return 200, {"allowed": True, "reason": "registered"}
-        return 200, {"allowed": False, "reason": "not_registered"}
+        return 200, {"allowed": False, "reason": "quota_exceeded"}
 
     def serve(self) -> str:
         stand_in = self

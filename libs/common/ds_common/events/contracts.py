@@ -113,6 +113,18 @@ class TranscriptLine(BaseModel):
     transcript: str
 
 
+@contract("channel.updated", producer="catalog")
+class ChannelUpdated(EventData):
+    """A channel was created or changed; carries its full public description."""
+
+    channel_id: str
+    name: str
+    image_url: str = ""
+    link: str = ""
+    language: str = "en"
+    visibility: str = "public"
+
+
 class VideoMetadata(EventData):
     """What the catalog knows about a video (shared by the video events that carry full metadata)."""
 
@@ -194,10 +206,15 @@ class VideoStarted(EventData):
 
 @contract("practice.recorded", producer="progress")
 class PracticeRecorded(EventData):
-    """A learner practised for `duration_s` seconds on a video (one progress save)."""
+    """A learner practised for `duration_s` seconds on a video (one progress save), reaching
+    `completion` percent; `last_input` is the last sentence the save typed (at `last_input_index`),
+    which admin views show as the learner's latest activity."""
 
     user_id: str
     channel_id: str
     video_id: str
     duration_s: int
     recorded_at: datetime
+    completion: float | None = None
+    last_input_index: int | None = None
+    last_input: str = ""

@@ -22,6 +22,7 @@ from ds_progress.domain.rules import SAVE_SLACK_SECONDS
 PROGRESS_TTL_S = 24 * 3600
 TOTALS_TTL_S = 3600
 HORIZON_TTL_S = 24 * 3600
+PREVIEW_TTL_S = 2 * 24 * 3600
 
 _CREDIT = """
 -- KEYS: the learner's practice horizon (epoch seconds up to which practice has been credited)
@@ -33,6 +34,15 @@ local start = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now - claime
 local credited = math.floor(math.max(0, math.min(claimed, now + tonumber(ARGV[3]) - start)) + 0.5)
 redis.call('SET', KEYS[1], string.format('%.3f', start + credited), 'EX', ARGV[4])
 return credited
+"""
+
+_PREVIEW = """
+-- KEYS: the videos a learner read before registering them, this UTC day (a set)
+-- ARGV: the video key, the daily cap, ttl. Returns 1 if the learner may read it.
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SADD', KEYS[1], ARGV[1]); redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
 """
 
 _SAVE = """
@@ -96,6 +106,7 @@ class ProgressCache:
         self._pipeline = AutoPipeline(redis)  # saves and reads: many learners' commands per round trip
         self._fill = redis.register_script(_FILL)
         self._credit = redis.register_script(_CREDIT)
+        self._preview = redis.register_script(_PREVIEW)
 
     def _pair(self, key: str) -> list[str]:
         return [self.keys("p", key), self.keys("g", key)]
@@ -131,6 +142,12 @@ class ProgressCache:
             self._credit, keys=[self.keys("horizon", user_id)],
             args=[f"{now_s:.3f}", f"{claimed_s:.3f}", SAVE_SLACK_SECONDS, HORIZON_TTL_S])
         return int(credited)
+
+    async def preview(self, user_id: str, day_ms: int, video: str, per_day: int) -> bool:
+        """Whether the learner may read an unregistered video's transcript today (a bounded,
+        distinct-video count per day; ephemeral like a rate limit)."""
+        return bool(await self._pipeline.script(self._preview, keys=[self.keys("preview", user_id, str(day_ms))],
+                                                args=[video, per_day, PREVIEW_TTL_S]))
 
     async def set_totals(self, user_id: str, totals: dict[str, int]) -> None:
         key = self.keys("totals", user_id)

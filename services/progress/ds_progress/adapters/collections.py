@@ -23,7 +23,7 @@ ENTITLEMENTS = "entitlements"  # _id user: billing's plan.changed mirror
 USERS = "users"              # _id user: email, created_at (user.registered / user.updated)
 STATS_DAILY = "stats_daily"  # _id "{user}:{utc-midnight ms}": practice seconds per day, channel, video
 MISSED_WORDS = "missed_words"  # _id user: {lang: [words]}
-CHANNEL_VIDEOS = "channel_videos"  # _id channel: its video ids (catalog's video.published / video.removed)
+CATALOG = "catalog"          # _id channel: its name, visibility and videos (catalog's channel and video events)
 
 OUTBOX_COLLECTIONS = (QUOTA,)  # the journal is relayed by its compactor (adapters/journal.py)
 

@@ -6,9 +6,9 @@ Every writer of what a copy holds forgets it after its store write:
   registrations and the consumer's `plan.changed`;
 - `listings` (a learner's progress list, without the typed text): every save (in the save's
   Redis script, see cache.py) and the empty entry a registration creates;
-- `channel_videos`: the consumer's `video.published` / `video.removed`; read by every channel page
-  of every learner, so each API process also keeps it for a second (a catalog change reaches the
-  badges up to a second later);
+- `catalog` (per channel: names, visibility, videos): the consumer's catalog events; read by every
+  channel page and every save of every learner, so each API process also keeps it for a second (a
+  catalog change reaches progress up to a second later);
 - `missed_words`: the API's adds and removes.
 """
 
@@ -30,8 +30,8 @@ def listings(stores: Stores) -> DocumentCache:
     return _copies(stores, "listing")
 
 
-def channel_videos(stores: Stores) -> DocumentCache:
-    return _copies(stores, "channel-videos", local_ttl_s=1.0)
+def catalog(stores: Stores) -> DocumentCache:
+    return _copies(stores, "catalog", local_ttl_s=1.0)
 
 
 def missed_words(stores: Stores) -> DocumentCache:

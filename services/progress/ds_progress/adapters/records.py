@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -19,7 +17,7 @@ from ds_common.mongo import Document, DuplicateKeyError
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ds_progress.adapters.collections import CHANNEL_VIDEOS, ENTITLEMENTS, MISSED_WORDS, QUOTA, USERS
+from ds_progress.adapters.collections import ENTITLEMENTS, MISSED_WORDS, QUOTA, USERS
 from ds_progress.domain.rules import LANGUAGES, current_cycle, decide, group_words
 
 MAX_WORDS_PER_USER = 5000
@@ -117,42 +115,6 @@ class Users:
             {"$match": {"created_day": {"$gte": to_ms(utc_midnight(since))}}},
             {"$group": {"_id": "$created_day", "n": {"$sum": 1}}}])
         return {int(row["_id"]): int(row["n"]) async for row in cursor}
-
-
-class ChannelVideos:
-    """The catalog's videos per channel, as progress's consumer last saw them: one document per
-    channel, `v.<video id>` = {seq, removed}. `video.published` and `video.removed` travel on
-    different topics, so each video keeps the newest of its catalog sequence numbers. Read through
-    a Redis copy, which the consumer forgets after each change."""
-
-    def __init__(self, db: AsyncDatabase[Document], copies: DocumentCache) -> None:
-        self.collection = db[CHANNEL_VIDEOS]
-        self.copies = copies
-
-    async def record(self, channel_id: str, video_id: str, sequence: int, *, removed: bool) -> None:
-        field = f"v.{video_id}"
-        newer = {"$or": [{f"{field}.seq": {"$exists": False}}, {f"{field}.seq": {"$lt": sequence}}]}
-        with contextlib.suppress(DuplicateKeyError):  # the channel exists and holds a newer state
-            await self.collection.update_one({"_id": channel_id, **newer},
-                                             {"$set": {field: {"seq": sequence, "removed": removed}}}, upsert=True)
-        await self.copies.forget(channel_id)
-
-    async def _load(self, channel_ids: list[str]) -> dict[str, Document]:
-        docs = await asyncio.gather(*(self.collection.find_one({"_id": c}, {"v": 1}) for c in channel_ids))
-        return {c: {"v": (doc or {}).get("v") or {}} for c, doc in zip(channel_ids, docs, strict=True)}
-
-    async def _videos(self, channel_ids: Iterable[str]) -> dict[str, dict[str, Document]]:
-        found = await self.copies.get_many(list(channel_ids), self._load)
-        return {c: (doc or {}).get("v", {}) for c, doc in found.items()}
-
-    async def video_ids(self, channel_id: str) -> list[str]:
-        videos = (await self._videos([channel_id]))[channel_id]
-        return [video for video, state in videos.items() if not state.get("removed")]
-
-    async def removed(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which of these (channel, video) pairs the catalog has deleted (one Redis read)."""
-        channels = await self._videos({channel for channel, _ in keys})
-        return {(c, v) for c, v in keys if channels[c].get(v, {}).get("removed")}
 
 
 def flatten(words: dict[str, list[str]]) -> list[str]:

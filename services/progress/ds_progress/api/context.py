@@ -16,9 +16,10 @@ from fastapi import Depends, Request
 
 from ds_progress.adapters import copies
 from ds_progress.adapters.cache import ProgressCache
+from ds_progress.adapters.catalog import CatalogView
 from ds_progress.adapters.collections import QUOTA
 from ds_progress.adapters.journal import JournalWriter, ProgressReader
-from ds_progress.adapters.records import ChannelVideos, Learner, MissedWords, QuotaLedger, Users
+from ds_progress.adapters.records import Learner, MissedWords, QuotaLedger, Users
 from ds_progress.adapters.stats import PracticeStats
 from ds_progress.domain.rules import has_paid_plan
 from ds_progress.settings import Settings
@@ -33,7 +34,7 @@ class Context:
     cache: ProgressCache
     quota: QuotaLedger
     users: Users
-    channels: ChannelVideos
+    catalog: CatalogView
     words: MissedWords
     stats: PracticeStats
     http: httpx.AsyncClient
@@ -51,7 +52,7 @@ class Context:
             cache=ProgressCache(stores.redis, KeySpace(settings.service_name), listings),
             quota=QuotaLedger(db, copies.learners(stores), limit=settings.free_videos_per_cycle,
                               cycle_days=settings.cycle_days),
-            users=Users(db), channels=ChannelVideos(db, copies.channel_videos(stores)),
+            users=Users(db), catalog=CatalogView(db, copies.catalog(stores)),
             words=MissedWords(db, copies.missed_words(stores)),
             stats=PracticeStats(db),
             http=http,

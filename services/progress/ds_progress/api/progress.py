@@ -17,7 +17,8 @@ from pymongo.errors import PyMongoError
 
 from ds_progress.api.context import Context, Ctx, context_of
 from ds_progress.api.models import SaveProgress
-from ds_progress.domain.rules import check_id, checked_duration, progress_key
+from ds_progress.api.quota import start_video
+from ds_progress.domain.rules import check_id, checked_duration, last_input, progress_key
 
 router = APIRouter()
 MAX_LISTED = 500
@@ -29,8 +30,12 @@ async def save_progress(request: Request) -> dict[str, Any]:
     user, c = await current_principal(request), context_of(request)
     body = await json_body(request, SaveProgress)
     channel_id, video_id = check_id(body.channelId, "channelId"), check_id(body.videoId, "videoId")
-    now = c.now()
-    seconds = await c.cache.credit_practice(user.user_id, checked_duration(float(body.duration)), now.timestamp())
+    claimed, now = checked_duration(float(body.duration)), c.now()
+    # Both Redis reads at once: the learner's ledger (a save registers its video, as the front
+    # end's sidebar switch never calls register_dictation) and the practice credit.
+    learner, seconds = await asyncio.gather(c.quota.learner(user.user_id),
+                                            c.cache.credit_practice(user.user_id, claimed, now.timestamp()))
+    await start_video(c, user, learner, channel_id, video_id, now)
     hints = {k: v for k, v in (("channel_name", body.channelName), ("video_title", body.videoTitle),
                                 ("video_link", body.videoLink)) if v is not None}
     key = progress_key(user.user_id, channel_id, video_id)
@@ -38,8 +43,10 @@ async def save_progress(request: Request) -> dict[str, Any]:
             "t": int(body.currentTime), "p": round(float(body.overallCompletion), 2), "at": to_ms(now), "h": hints}
     event = None
     if seconds > 0:
+        index, text = last_input(body.userInput)
         event = new_event(PracticeRecorded(user_id=user.user_id, channel_id=channel_id, video_id=video_id,
-                                           duration_s=seconds, recorded_at=now),
+                                           duration_s=seconds, recorded_at=now, completion=save["p"],
+                                           last_input_index=index, last_input=text),
                           key=user.user_id, sequence=to_ms(now), producer="progress", occurred_at=now)
     try:
         await c.journal.append(save, event)
@@ -100,7 +107,7 @@ async def channel_progress(request: Request) -> dict[str, Any]:
         raise BadRequest("channelId is required")
     channel_id = check_id(channelId, "channelId")
     states, videos = await asyncio.gather(c.reader.listing(user.user_id, channel_id=channel_id),
-                                          c.channels.video_ids(channel_id))
+                                          c.catalog.video_ids(channel_id))
     # Every video of the channel, 0 when not started (the legacy shape the badges read).
     progress: dict[str, float] = dict.fromkeys(videos, 0)
     progress.update((s["video_id"], s["completion"]) for s in states)
@@ -130,11 +137,16 @@ async def all_progress(request: Request) -> dict[str, Any]:
             raise NotFound("User not found")
         user_id = found["_id"]
     states = [s for s in await c.reader.listing(user_id) if s["typed"]]
-    # Like the legacy list: nothing for videos (or channels) the catalog has deleted since.
-    gone = await c.channels.removed({(s["channel_id"], s["video_id"]) for s in states})
-    states = [s for s in states if (s["channel_id"], s["video_id"]) not in gone]
+    # Names from the catalog, whatever the client sent; like the legacy list, nothing for videos
+    # (or channels) the catalog has deleted since.
+    catalog = await c.catalog.entries((s["channel_id"], s["video_id"]) for s in states)
+    states = [s for s in states if not catalog[(s["channel_id"], s["video_id"])].removed]
     states.sort(key=lambda s: s["last_save_ms"], reverse=True)
-    return {"progress": [
-        {"channelId": s["channel_id"], "channelName": s.get("channel_name", ""), "videoId": s["video_id"],
-         "videoTitle": s.get("video_title", ""), "videoLink": s.get("video_link", ""),
-         "overallCompletion": s["completion"]} for s in states[:MAX_LISTED]]}
+    progress = []
+    for s in states[:MAX_LISTED]:
+        entry = catalog[(s["channel_id"], s["video_id"])]
+        progress.append({
+            "channelId": s["channel_id"], "channelName": entry.channel_name or s.get("channel_name", ""),
+            "videoId": s["video_id"], "videoTitle": entry.video_title or s.get("video_title", ""),
+            "videoLink": entry.video_link or s.get("video_link", ""), "overallCompletion": s["completion"]})
+    return {"progress": progress}

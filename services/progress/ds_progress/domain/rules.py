@@ -46,6 +46,18 @@ def checked_duration(claimed: float) -> float:
     return claimed
 
 
+LAST_INPUT_CHARS = 200
+
+
+def last_input(inputs: dict[str, str]) -> tuple[int | None, str]:
+    """The last sentence a save typed (highest index with text), shortened for events."""
+    typed = [int(index) for index, text in inputs.items() if text.strip()]
+    if not typed:
+        return None, ""
+    index = max(typed)
+    return index, inputs[str(index)][:LAST_INPUT_CHARS]
+
+
 # --- plans ---------------------------------------------------------------------------------------
 def has_paid_plan(entitlement: dict[str, Any] | None, now: datetime) -> bool:
     """An active paid plan, expiry evaluated now (billing's `plan.changed` may be days old)."""

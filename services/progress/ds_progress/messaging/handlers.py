@@ -1,5 +1,5 @@
 """What the progress consumer applies: the user directory, the plan mirror, the statistics, and
-each channel's video ids (for the per-channel badges, which list every video of a channel).
+the catalog projection (names, visibility and each channel's videos).
 
 Every effect is idempotent: full-state events by sequence, practice deltas by event id. Practice
 events are applied in batches, one a second per partition: a learner-day's events of a batch make
@@ -12,20 +12,29 @@ from collections.abc import Mapping
 
 from ds_common.clock import to_ms, utc_midnight
 from ds_common.events.consumer import AnyHandler, Batched, apply_once_by_sequence
-from ds_common.events.contracts import PlanChanged, UserRegistered, UserUpdated, VideoPublished, VideoRemoved
+from ds_common.events.contracts import (
+    ChannelUpdated,
+    PlanChanged,
+    UserRegistered,
+    UserUpdated,
+    VideoMetadata,
+    VideoPublished,
+    VideoRemoved,
+    VideoUpdated,
+)
 from ds_common.events.envelope import Envelope
 from ds_common.runtime import Stores
 
 from ds_progress.adapters import copies
+from ds_progress.adapters.catalog import CatalogView
 from ds_progress.adapters.collections import ENTITLEMENTS, USERS
-from ds_progress.adapters.records import ChannelVideos
 from ds_progress.adapters.stats import PracticeStats
 
 
 def handlers(stores: Stores) -> Mapping[str, AnyHandler]:
     users, entitlements = stores.db[USERS], stores.db[ENTITLEMENTS]
     learners = copies.learners(stores)
-    channel_videos = ChannelVideos(stores.db, copies.channel_videos(stores))
+    catalog = CatalogView(stores.db, copies.catalog(stores))
     stats = PracticeStats(stores.db)
 
     async def user_registered(event: Envelope) -> None:
@@ -47,14 +56,21 @@ def handlers(stores: Stores) -> Mapping[str, AnyHandler]:
                                      {"$set": data.entitlement.model_dump()})
         await learners.forget(data.user_id)  # quota checks read the plan from this copy
 
-    async def video_published(event: Envelope) -> None:
-        data = VideoPublished.model_validate(event.data)
-        await channel_videos.record(data.channel_id, data.video_id, event.sequence, removed=False)
+    async def channel_updated(event: Envelope) -> None:
+        data = ChannelUpdated.model_validate(event.data)
+        await catalog.record_channel(data.channel_id, event.sequence, name=data.name, visibility=data.visibility)
+
+    async def video_described(event: Envelope) -> None:
+        model = VideoPublished if event.type == VideoPublished.event_type else VideoUpdated
+        data: VideoMetadata = model.model_validate(event.data)
+        await catalog.record_video(data.channel_id, data.video_id, event.sequence, removed=False,
+                                   described={"title": data.title, "link": data.link, "visibility": data.visibility})
 
     async def video_removed(event: Envelope) -> None:
         data = VideoRemoved.model_validate(event.data)
-        await channel_videos.record(data.channel_id, data.video_id, event.sequence, removed=True)
+        await catalog.record_video(data.channel_id, data.video_id, event.sequence, removed=True)
 
     return {"user.registered": user_registered, "user.updated": user_updated,
             "plan.changed": plan_changed, "practice.recorded": Batched(stats.record_many, every_s=1.0),
-            "video.published": video_published, "video.removed": video_removed}
+            "channel.updated": channel_updated, "video.published": video_described,
+            "video.updated": video_described, "video.removed": video_removed}
