@@ -1,16 +1,20 @@
-"""Demo data for `make dev`, written through the gateway like any client would.
+"""Demo data for `make dev`: an admin and a learner, two channels and six videos with SRT transcripts
+from deploy/local/seed/ (the upload hands them to the transcripts service through `video.published`).
 
-An admin and a learner (passwords generated and printed once, on the run that creates them; the
-admin's e-mail is in DS_AUTH_ADMIN_EMAILS, so registration makes it an Admin), two channels and
-six videos with SRT transcripts from deploy/local/seed/ (the upload hands them to the transcripts
-service through `video.published`). Running it again changes nothing.
+The accounts are the operator's own, created with auth's operator command (`python -m ds_auth
+create-account`, proven addresses: a later identity-token sign-in keeps their passwords), with
+passwords generated and printed once, on the run that creates them. The catalogue goes through the
+gateway like any client. Running it again changes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import subprocess
+import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -24,14 +28,13 @@ def log(msg: str) -> None:
     print(f"[seed] {msg}", flush=True)
 
 
-def register(client: httpx.Client, email: str, username: str) -> str | None:
+def create_account(env: Mapping[str, str], email: str, username: str, role: str) -> str | None:
     """Create the account; returns its new password, or None if it already existed."""
     password = secrets.token_urlsafe(12)
-    r = client.post("/auth/register", json={"username": username, "email": email, "password": password})
-    if r.status_code == 409 or (r.status_code == 400 and "exists" in r.text):
-        return None
-    r.raise_for_status()
-    return password
+    done = subprocess.run([sys.executable, "-m", "ds_auth", "create-account", email, "--username", username,
+                           "--role", role], input=password + "\n", env={**env}, capture_output=True, text=True,
+                          check=True)
+    return password if done.stdout.strip() == "created" else None
 
 
 def admin_token(client: httpx.Client, password: str) -> str:
@@ -53,16 +56,17 @@ def seed_catalog(client: httpx.Client, token: str) -> None:
     log(f"{len(catalog['channels'])} channels, {len(items)} videos with transcripts")
 
 
-def main(base_url: str, *, profile: str = "dev") -> None:
+def main(base_url: str, env: Mapping[str, str]) -> None:
+    """`env`: the auth service's settings (its store), for the operator command."""
+    admin_password = create_account(env, ADMIN_EMAIL, "Admin", "Admin")
+    learner_password = create_account(env, LEARNER_EMAIL, "Learner", "User")
+    if admin_password is None:
+        log("demo data already present (the passwords were printed when they were created)")
+        return
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        admin_password = register(client, ADMIN_EMAIL, "Admin")
-        learner_password = register(client, LEARNER_EMAIL, "Learner")
-        if admin_password is None:
-            log("demo data already present (the passwords were printed when they were created)")
-            return
         seed_catalog(client, admin_token(client, admin_password))
-        time.sleep(0.5)
-        log("demo accounts (shown once; sign in with e-mail and password):")
-        log(f"  admin    {ADMIN_EMAIL}  {admin_password}")
-        if learner_password:
-            log(f"  learner  {LEARNER_EMAIL}  {learner_password}")
+    time.sleep(0.5)
+    log("demo accounts (shown once; sign in with e-mail and password):")
+    log(f"  admin    {ADMIN_EMAIL}  {admin_password}")
+    if learner_password:
+        log(f"  learner  {LEARNER_EMAIL}  {learner_password}")

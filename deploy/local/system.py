@@ -118,8 +118,6 @@ def service_env(profile: str, base: int) -> dict[str, str]:
         "DS_JWKS_URL": f"http://127.0.0.1:{base}/.well-known/jwks.json",
         "DS_TRANSCRIPTS_PROGRESS_URL": f"http://127.0.0.1:{base + PORT_OFFSET['progress']}",
         "DS_PROGRESS_BILLING_URL": f"http://127.0.0.1:{base + PORT_OFFSET['billing']}",
-        # The demo admin (deploy/local/seed.py) becomes an Admin when it registers.
-        "DS_AUTH_ADMIN_EMAILS": '["admin@dictation.local"]',
         "PYTHONUNBUFFERED": "1",
     }
     if profile == "test":  # end-to-end runs get their own databases beside the other tests'
@@ -147,6 +145,11 @@ def processes(profile: str, extra_env: dict[str, str] | None = None) -> list[inf
                          rate=settings.get("DS_GATEWAY_RATE", ports["rate"]),
                          auth_rate=settings.get("DS_GATEWAY_AUTH_RATE", ports["auth_rate"])))
     return found
+
+
+def operator_env(profile: str) -> dict[str, str]:
+    """The environment of an operator command (e.g. `python -m ds_auth create-account`) for this profile."""
+    return {**os.environ, **processes(profile)[0].env}
 
 
 def infra_to_start(profile: str) -> list[infra.Server]:
@@ -230,7 +233,8 @@ def main() -> None:
         if not args.no_seed:
             import seed  # sibling script; needs the project's environment (httpx)
 
-            seed.main(f"http://127.0.0.1:{processes(args.profile)[-1].port}/dictation-studio", profile=args.profile)
+            seed.main(f"http://127.0.0.1:{processes(args.profile)[-1].port}/dictation-studio",
+                      operator_env(args.profile))
         print_urls(args.profile)
         if args.detach:
             return

@@ -96,7 +96,7 @@ def main() -> None:
     base_url = f"http://127.0.0.1:{gateway_port}"
     results: dict[str, object] = {}
     try:
-        seed.main(f"{base_url}/dictation-studio")
+        seed.main(f"{base_url}/dictation-studio", system.operator_env("test"))
         learners = create_learners(f"{base_url}/dictation-studio", args.learners)
         with httpx.Client(base_url=f"{base_url}/dictation-studio", timeout=30) as client:
             for learner in learners:  # each learner has started the video: transcript access allowed

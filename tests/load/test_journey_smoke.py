@@ -14,12 +14,13 @@ from journey import create_learners, run_journeys  # tests/load is scripts, not 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy" / "local"))
 import seed
+import system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
 async def test_every_journey_step_succeeds_for_concurrent_learners(whole_system: Any) -> None:
-    seed.main(whole_system.gateway)  # the demo channels and videos, as `make dev` has them
+    seed.main(whole_system.gateway, system.operator_env("test"))  # the demo data, as `make dev` has it
     learners = create_learners(whole_system.gateway, 4)
     stats = await run_journeys(whole_system.gateway, learners, "demo-stories", "aaaaaaaaaa1",
                                iterations=2, deadline_s=60)

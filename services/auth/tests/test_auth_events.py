@@ -15,11 +15,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from asgi_lifespan import LifespanManager
 from auth_helpers import IdentityProvider, bearer, letters_only, sign_in, unique_email
 from ds_auth.main import consumer_app, relay_app
+from ds_auth.messaging.handlers import handlers
 from ds_auth.settings import Settings
 from ds_common import service
 from ds_common.auth import JwksCache, SessionRevocations, TokenVerifier
 from ds_common.errors import Unauthorized
-from ds_common.events.contracts import Entitlement, PlanChanged
+from ds_common.events.consumer import Batched, Delivery
+from ds_common.events.contracts import Entitlement, PlanChanged, PracticeRecorded
 from ds_common.events.envelope import Envelope, new_event
 from ds_common.events.kafka import KafkaPublisher, ensure_topics
 from ds_common.events.outbox import PENDING
@@ -30,7 +32,7 @@ from ds_common.testing.kafka import start_group_at_end
 from fastapi import FastAPI
 
 pytestmark = pytest.mark.integration
-TOPICS = ["user.registered", "user.updated", "session.revoked", "plan.changed"]
+TOPICS = ["user.registered", "user.updated", "session.revoked", "plan.changed", "practice.recorded"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -154,7 +156,8 @@ async def test_plan_changed_is_mirrored_newest_first_and_expires_at_read_time(
     user_id, token = signed.json()["user"]["user_id"], signed.headers["x-ds-access-token"]
     soon = datetime.now(UTC) + timedelta(hours=1)
     later = datetime.now(UTC) + timedelta(days=30)
-    await start_group_at_end(endpoints.kafka_bootstrap, settings.service_name, ["plan.changed", "session.revoked"])
+    await start_group_at_end(endpoints.kafka_bootstrap, settings.service_name,
+                             ["plan.changed", "session.revoked", "practice.recorded"])
     async with running(consumer_app(settings)):
         await publish_plan(endpoints.kafka_bootstrap, user_id, 2,
                            Entitlement(plan="Pro", expires_at=later, is_recurring=True, next_payment_at=later))
@@ -174,3 +177,35 @@ async def test_plan_changed_is_mirrored_newest_first_and_expires_at_read_time(
         assert expired == {"name": "Free", "expireTime": None, "isRecurring": False, "status": "active"}
     finally:
         app.state.auth.clock.advance(-timedelta(hours=2))
+
+
+async def test_the_admin_user_table_shows_each_learners_latest_typed_practice(
+        client: httpx.AsyncClient, app: FastAPI, idp: IdentityProvider) -> None:
+    """`GET /user/all` carries `dictation_progress` as the admin table reads it: "Active" (a typed
+    sentence) and "Last active" (the newest `currentTime`), from progress's `practice.recorded`."""
+    learner = await sign_in(client, idp, unique_email("active"))
+    idle = await sign_in(client, idp, unique_email("idle"))
+    user_id = learner.json()["user"]["user_id"]
+    admin = await sign_in(client, idp, unique_email("boss"))
+    await app.state.auth.users.update(admin.json()["user"]["user_id"], {"role": "Admin"})
+    admin_token = (await sign_in(client, idp, admin.json()["user"]["email"])).headers["x-ds-access-token"]
+    t0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+    def practice(offset_s: int, video: str, text: str, offset: int) -> Delivery:
+        data = PracticeRecorded(user_id=user_id, channel_id="ch", video_id=video, duration_s=30,
+                                recorded_at=t0 + timedelta(seconds=offset_s), completion=12.5,
+                                last_input_index=3, last_input=text)
+        return Delivery(new_event(data, key=user_id, sequence=offset_s, producer="progress"), 0, offset)
+
+    record = handlers(app.state.stores)["practice.recorded"]
+    assert isinstance(record, Batched)
+    await record.handle([practice(60, "v2", "the newest sentence", 2), practice(30, "v1", "older", 1),
+                         practice(90, "v3", "", 3)])  # a save without text is not activity
+    await record.handle([practice(0, "v0", "a replayed old one", 0)])
+    page = await client.get("/user/all", params={"limit": 500}, headers=bearer(admin_token))
+    assert page.status_code == 200, page.text
+    users = {u["user_id"]: u for u in page.json()["users"]}
+    assert users[user_id]["dictation_progress"] == {"ch:v2": {
+        "userInput": {"3": "the newest sentence"}, "currentTime": int((t0 + timedelta(seconds=60)).timestamp() * 1000),
+        "overallCompletion": 12.5}}
+    assert users[idle.json()["user"]["user_id"]]["dictation_progress"] == {}

@@ -28,7 +28,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from redis.asyncio import Redis
 
-from ds_auth.domain.users import new_user_document, new_user_id, profile_fields, user_object
+from ds_auth.adapters.activity import ActivityStore
+from ds_auth.domain.users import dictation_progress, new_user_document, new_user_id, profile_fields, user_object
 
 CACHE_TTL_S = 60
 PRODUCER = "auth"
@@ -96,13 +97,16 @@ class UserStore:
         await self.copies.forget(user_id)
 
     async def page(self, *, after: str | None, limit: int) -> list[dict[str, Any]]:
-        """Users in sign-up order (ids are time-ordered), keyset-paginated, secrets never included."""
+        """Users in sign-up order (ids are time-ordered), keyset-paginated, secrets never included,
+        each with its latest practice (the admin table's activity columns)."""
         query: dict[str, Any] = {"_id": {"$gt": after}} if after else {}
         docs = await self.db.users.find(query, {"_outbox": 0}).sort("_id", 1).limit(limit).to_list()
-        plans = {p["_id"]: p.get("entitlement") for p in
-                 await self.db.plans.find({"_id": {"$in": [d["_id"] for d in docs]}}).to_list()}
+        ids = [d["_id"] for d in docs]
+        plans = {p["_id"]: p.get("entitlement") for p in await self.db.plans.find({"_id": {"$in": ids}}).to_list()}
+        activity = await ActivityStore(self.db).of_users(ids)
         now_ms = to_ms(self.clock.now())
-        return [user_object(profile_fields(d), plans.get(d["_id"]), now_ms) for d in docs]
+        return [{**user_object(profile_fields(d), plans.get(d["_id"]), now_ms),
+                 "dictation_progress": dictation_progress(activity.get(d["_id"]))} for d in docs]
 
     # --- writes -----------------------------------------------------------------------------------
     async def claim_email(self, email: str) -> tuple[str, bool]:
@@ -117,19 +121,20 @@ class UserStore:
             return existing, False
 
     async def ensure_document(self, user_id: str, email: str, username: str, avatar: str, *,
-                              email_verified: bool) -> tuple[Document, bool]:
+                              email_verified: bool, role: str | None = None) -> tuple[Document, bool]:
         """The user document, created with its `user.registered` event if missing (exactly once).
 
-        With `bootstrap_needs_proof` (production), the operator's bootstrap admins get the Admin role
-        only when the mailbox was proven (a provider sign-in): whoever registers such an address
-        first with a password must not become an admin. Dev and test seed their admin by password.
+        Without an explicit `role` (an operator's account), the operator's bootstrap admins get the
+        Admin role; with `bootstrap_needs_proof` (production) only when the mailbox was proven (a
+        provider sign-in): whoever registers such an address first with a password must not become
+        an admin.
         """
         doc = await self.db.users.find_one({"_id": user_id}, {"_outbox": 0})
         if doc is not None:
             return doc, False
         now = self.clock.now()
         proven = email_verified or not self.bootstrap_needs_proof
-        role = "Admin" if proven and email in self.admin_emails else "User"
+        role = role or ("Admin" if proven and email in self.admin_emails else "User")
         doc = new_user_document(user_id, email, username, avatar, now, role)
         event = new_event(UserRegistered(user_id=user_id, email=email, username=doc["username"], avatar=avatar,
                                          role=role, created_at=now), key=user_id, sequence=1, producer=PRODUCER)

@@ -132,3 +132,14 @@ def profile_fields(doc: dict[str, Any]) -> dict[str, Any]:
 def user_object(profile: dict[str, Any], entitlement: dict[str, Any] | None, now_ms: int) -> dict[str, Any]:
     """The legacy User object: typed fields (no JSON-decoding quirks, legacy W25) plus the plan."""
     return {**profile, "plan": plan_view(entitlement, now_ms)}
+
+
+def dictation_progress(activity: dict[str, Any] | None) -> dict[str, Any]:
+    """The legacy `dictation_progress` of the admin user table, as a summary: the learner's latest
+    typed practice (its time, completion and last sentence), which is what the table's "Active" and
+    "Last active" read; the whole progress is GET /user/all-progress?userEmail= (progress)."""
+    if not activity:
+        return {}
+    return {f"{activity['channel_id']}:{activity['video_id']}": {
+        "userInput": {str(activity["index"]): activity["input"]}, "currentTime": to_ms(activity["at"]),
+        "overallCompletion": activity["completion"]}}

@@ -1,4 +1,5 @@
-"""The auth consumer: mirror billing's `plan.changed` into the user object; purge old sessions.
+"""The auth consumer: mirror billing's `plan.changed` into the user object, keep each learner's
+latest practice (progress's `practice.recorded`, for the admin user table); purge old sessions.
 
 (`session.revoked` is applied by ds_common's consumer_app in every service, auth included.)
 """
@@ -11,11 +12,12 @@ import logging
 from collections.abc import Mapping
 
 from ds_common.clock import Clock, SystemClock
-from ds_common.events.consumer import Handler
-from ds_common.events.contracts import PlanChanged
+from ds_common.events.consumer import AnyHandler, Batched
+from ds_common.events.contracts import PlanChanged, PracticeRecorded
 from ds_common.events.envelope import Envelope
 from ds_common.runtime import Stores
 
+from ds_auth.adapters.activity import ActivityStore
 from ds_auth.adapters.sessions import purge_expired_sessions
 from ds_auth.adapters.users import UserStore
 
@@ -23,7 +25,7 @@ logger = logging.getLogger("ds.auth.consumer")
 PURGE_INTERVAL_S = 3600
 
 
-def handlers(stores: Stores, clock: Clock | None = None) -> Mapping[str, Handler]:
+def handlers(stores: Stores, clock: Clock | None = None) -> Mapping[str, AnyHandler]:
     users = UserStore(stores.db, stores.redis, clock or SystemClock())
 
     async def on_plan_changed(event: Envelope) -> None:
@@ -31,7 +33,9 @@ def handlers(stores: Stores, clock: Clock | None = None) -> Mapping[str, Handler
         # Full-state event: the newest sequence wins, replays and stale events are no-ops.
         await users.apply_plan(data.user_id, event.sequence, data.entitlement.model_dump(mode="json"), data.source)
 
-    return {"plan.changed": on_plan_changed}
+    # Practice arrives with every save: a batch every few seconds keeps one write per learner.
+    activity = Batched(ActivityStore(stores.db).record_many, every_s=5.0)
+    return {PlanChanged.event_type: on_plan_changed, PracticeRecorded.event_type: activity}
 
 
 async def purge_sessions_forever(stores: Stores, stop: asyncio.Event, clock: Clock | None = None) -> None:
