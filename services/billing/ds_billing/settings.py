@@ -47,7 +47,8 @@ class Settings(ServiceSettings):
     stripe_timeout_s: float = 10.0
     stripe_webhook_secret: SecretStr = SecretStr("whsec_dev_only_not_a_secret")
     stripe_webhook_tolerance_s: int = 300
-    checkout_success_url: str = "http://localhost:5173/payment/success?payment_session_id={CHECKOUT_SESSION_ID}"
+    # The front end's success page reads the Checkout Session id from `session_id`.
+    checkout_success_url: str = "http://localhost:5173/payment/success?session_id={CHECKOUT_SESSION_ID}"
     checkout_cancel_url: str = "http://localhost:5173/payment/cancel"
     # Repeated identical checkout requests inside this window reuse one Stripe session (double clicks).
     checkout_idempotency_window_s: int = 60

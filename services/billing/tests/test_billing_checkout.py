@@ -39,6 +39,8 @@ async def test_checkout_sessions_use_server_side_prices_and_deterministic_idempo
     assert form1["line_items[0][price]"] == billing.settings.plans["Premium"].stripe_price_one_time
     assert form1["mode"] == "payment" and form1["client_reference_id"] == user
     assert form1["customer_email"] == email and form1["metadata[plan]"] == "Premium"
+    # The front end's success page reads the session id from `session_id` (legacy W29).
+    assert form1["success_url"].endswith("?session_id={CHECKOUT_SESSION_ID}")
     assert form3["mode"] == "subscription" and form3["subscription_data[metadata][user_id]"] == user
     stored = await billing.db.checkouts.find_one({"_id": first.json()["sessionId"]})
     assert stored["user_id"] == user and stored["days"] == 180 and stored["plan"] == "Premium"
