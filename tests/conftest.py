@@ -26,6 +26,7 @@ class WholeSystem:
     supabase_secret: str
     webhook_secret: str
     admin_email: str
+    env: dict[str, str]  # the settings the run gave every process
 
 
 @pytest.fixture(scope="session")
@@ -39,18 +40,20 @@ def whole_system() -> Iterator[WholeSystem]:
     mongo.close()
     run = WholeSystem(gateway="", service_urls={}, supabase_issuer="https://e2e.supabase.test/auth/v1",
                       supabase_secret=secrets.token_urlsafe(32), webhook_secret="whsec_" + secrets.token_hex(16),
-                      admin_email="admin@e2e.test")
+                      admin_email="admin@e2e.test", env={})
     env = {
         "DS_AUTH_SUPABASE_ISSUER": run.supabase_issuer,
         "DS_AUTH_SUPABASE_JWT_SECRET": run.supabase_secret,
         "DS_AUTH_ADMIN_EMAILS": f'["{run.admin_email}", "{seed.ADMIN_EMAIL}"]',
         "DS_BILLING_STRIPE_WEBHOOK_SECRET": run.webhook_secret,
         "DS_LOG_LEVEL": "WARNING",
+        # A short grace after a refresh, so a test can present an old refresh token past it quickly.
+        "DS_AUTH_REFRESH_GRACE_S": "1",
     }
     system.up("test", env)
     procs = system.processes("test")
     apis = {p.service: f"http://127.0.0.1:{p.port}" for p in procs
             if isinstance(p, system.ServiceProcess) and p.role == "api"}
     yield WholeSystem(**{**run.__dict__, "gateway": f"http://127.0.0.1:{procs[-1].port}/dictation-studio",
-                         "service_urls": apis})
+                         "service_urls": apis, "env": env})
     system.down("test")
