@@ -7,7 +7,8 @@
     infra.py env    [--profile dev|test]   the endpoints as shell exports
 
 Servers: Apache Kafka (KRaft, jars from Maven Central), FerretDB 1.24 (SQLite backend, built
-through the Go module proxy), Redis (Debian package) and stripe-mock (Go module proxy).
+through the Go module proxy), Redis (Debian package), stripe-mock (Go module proxy) and the local
+ZPay stand-in (zpay_server.py, beside this script).
 Downloads and builds are cached in $DS_CACHE_DIR (default ~/.cache/dictation-studio), so a
 second `up` only starts processes. State, logs and pid files live in .run/<profile>/.
 Every port can be overridden with DS_<NAME>_PORT (e.g. DS_KAFKA_PORT=19092).
@@ -45,8 +46,9 @@ STRIPE_MOCK_VERSION = "v0.197.0"
 
 # Two port sets, so the test stack runs beside a `make dev` stack.
 PROFILE_PORTS = {
-    "dev": {"kafka": 9092, "kafka_controller": 9093, "mongo": 27017, "redis": 6379, "stripe": 12111},
-    "test": {"kafka": 29092, "kafka_controller": 29093, "mongo": 27027, "redis": 6389, "stripe": 12121},
+    "dev": {"kafka": 9092, "kafka_controller": 9093, "mongo": 27017, "redis": 6379, "stripe": 12111, "zpay": 12131},
+    "test": {"kafka": 29092, "kafka_controller": 29093, "mongo": 27027, "redis": 6389, "stripe": 12121,
+             "zpay": 12141},
 }
 
 
@@ -383,6 +385,24 @@ class StripeMock(Server):
             return False
 
 
+class ZPayStandIn(Server):
+    """The local ZPay stand-in: the epay protocol billing speaks, with the merchant id and key that
+    billing uses outside production by default."""
+
+    def __init__(self, port: int, state: Path) -> None:
+        super().__init__("zpay", port, state)
+
+    def command(self) -> list[str]:
+        return [sys.executable, str(HERE / "zpay_server.py"), "--port", str(self.port)]
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+
 def servers(profile: str) -> list[Server]:
     ports = {k: int(os.environ.get(f"DS_{k.upper()}_PORT", v)) for k, v in PROFILE_PORTS[profile].items()}
     state = Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile))
@@ -391,6 +411,7 @@ def servers(profile: str) -> list[Server]:
         Redis(ports["redis"], state),
         FerretDB(ports["mongo"], state),
         StripeMock(ports["stripe"], state),
+        ZPayStandIn(ports["zpay"], state),
         Kafka(ports["kafka"], ports["kafka_controller"], state),
     ]
 
@@ -402,6 +423,7 @@ def endpoints(profile: str) -> dict[str, str]:
         "DS_REDIS_URL": f"redis://127.0.0.1:{by_name['redis'].port}/0",
         "DS_KAFKA_BOOTSTRAP": f"127.0.0.1:{by_name['kafka'].port}",
         "DS_STRIPE_API_BASE": f"http://127.0.0.1:{by_name['stripe'].port}",
+        "DS_ZPAY_BASE_URL": f"http://127.0.0.1:{by_name['zpay'].port}",
     }
 
 
