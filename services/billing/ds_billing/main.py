@@ -26,12 +26,15 @@ from ds_billing.adapters.collections import INDEXES, RELAYED
 from ds_billing.adapters.entitlements import EntitlementStore
 from ds_billing.adapters.provider import PaymentProvider, StripeProvider
 from ds_billing.adapters.users import Users
-from ds_billing.api import admin, checkout, codes, webhook
+from ds_billing.adapters.zpay import ZPayProvider
+from ds_billing.adapters.zpay_orders import ZPayOrders
+from ds_billing.api import admin, checkout, codes, webhook, zpay
 from ds_billing.api.context import Context
 from ds_billing.fulfilment import Fulfilment, Inbox
 from ds_billing.membership import Membership
 from ds_billing.messaging.handlers import handlers as billing_handlers
 from ds_billing.messaging.handlers import ledger_sweeper
+from ds_billing.service.zpay import ZPayPayments
 from ds_billing.settings import Settings
 
 
@@ -41,12 +44,19 @@ def stripe_provider(settings: Settings) -> StripeProvider:
                           tolerance_s=settings.stripe_webhook_tolerance_s, timeout_s=settings.stripe_timeout_s)
 
 
+def zpay_provider(settings: Settings) -> ZPayProvider:
+    return ZPayProvider(base_url=settings.zpay_base_url, pid=settings.zpay_pid,
+                        key=settings.zpay_key.get_secret_value(), notify_url=settings.zpay_notify_url,
+                        return_url=settings.zpay_return_url, sitename=settings.zpay_sitename,
+                        submit_url=settings.zpay_submit_url, timeout_s=settings.zpay_timeout_s)
+
+
 def entitlement_store(settings: Settings, stores: Stores, clock: Clock) -> EntitlementStore:
     return EntitlementStore(stores.db, outbox_nudge(settings, stores), clock)
 
 
 def api_app(settings: Settings | None = None, *, clock: Clock | None = None,
-            provider: PaymentProvider | None = None) -> FastAPI:
+            provider: PaymentProvider | None = None, zpay_gateway: ZPayProvider | None = None) -> FastAPI:
     settings = settings or Settings()
     clock = clock or SystemClock()
 
@@ -55,23 +65,28 @@ def api_app(settings: Settings | None = None, *, clock: Clock | None = None,
         async with api_stores(settings, app, INDEXES) as stores:
             publisher = KafkaPublisher(settings.kafka_bootstrap, client_id=f"{settings.service_name}-webhooks")
             payments = provider or stripe_provider(settings)
+            zpay_payments = zpay_gateway or zpay_provider(settings)
             store = entitlement_store(settings, stores, clock)
+            users = Users(stores.db)
             code_store = Codes(stores.db, settings.code_secret.get_secret_value().encode(),
                                lifetime_s=settings.code_lifetime_s, clock=clock)
             app.state.ctx = Context(
-                settings=settings, db=stores.db, clock=clock, store=store, users=Users(stores.db), codes=code_store,
+                settings=settings, db=stores.db, clock=clock, store=store, users=users, codes=code_store,
                 membership=Membership(stores.db, store, code_store, payments, clock), provider=payments,
                 inbox=Inbox(publisher, stores.redis, KeySpace(settings.service_name)),
-                limiter=RateLimiter(stores.redis, KeySpace(settings.service_name)))
+                limiter=RateLimiter(stores.redis, KeySpace(settings.service_name)),
+                zpay=ZPayPayments(ZPayOrders(stores.db), zpay_payments, store, users, settings.plans, clock))
             try:
                 yield
             finally:
                 await publisher.close()
                 if provider is None:
                     await payments.aclose()
+                if zpay_gateway is None:
+                    await zpay_payments.aclose()
 
     return create_app(settings, title="billing", lifespan=lifespan,
-                      routers=[checkout.router, webhook.router, codes.router, admin.router])
+                      routers=[checkout.router, webhook.router, codes.router, admin.router, zpay.router])
 
 
 def relay_app(settings: Settings | None = None) -> FastAPI:

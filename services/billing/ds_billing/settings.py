@@ -8,7 +8,7 @@ client names a plan and nothing else (legacy W9). Override it as JSON, e.g.
 from __future__ import annotations
 
 from ds_common.settings import ServiceSettings, service_config
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 
 class PlanOffer(BaseModel):
@@ -61,3 +61,24 @@ class Settings(ServiceSettings):
 
     # How often the consumer process copies ledger entries a writer that died left in an entitlement.
     ledger_sweep_interval_s: float = 30.0
+
+    # ZPay (Alipay / WeChat Pay): the merchant id and key, ZPay's address (https://zpayz.cn in
+    # production; the local stand-in, deploy/local/zpay_server.py, elsewhere), the public URL of our
+    # notify route (through the gateway) and the front end's page the learner returns to.
+    zpay_pid: str = "1000"
+    zpay_key: SecretStr = SecretStr("dev-only-zpay-merchant-key")
+    zpay_base_url: str = "http://127.0.0.1:12131"
+    # Where browsers open the payment page, if not `<zpay_base_url>/submit.php` (a stand-in that
+    # billing reaches on an inner network but browsers on another address, as in docker-compose).
+    zpay_submit_url: str = ""
+    zpay_notify_url: str = "http://127.0.0.1:4001/dictation-studio/payment/zpay/notify"
+    zpay_return_url: str = "http://localhost:5173/profile/upgrade-plan"
+    zpay_sitename: str = "Dictation Studio"
+    zpay_timeout_s: float = 10.0
+
+    @model_validator(mode="after")
+    def _zpay_configured_in_production(self) -> Settings:
+        needed = ("zpay_pid", "zpay_base_url", "zpay_notify_url", "zpay_return_url")
+        if self.environment == "production" and (missing := [f for f in needed if f not in self.model_fields_set]):
+            raise ValueError(f"production mode needs the ZPay settings set explicitly: {missing}")
+        return self

@@ -31,7 +31,8 @@ async def billing(endpoints: Endpoints, issuer: TestIssuer,
     settings = Settings(
         mongo_url=endpoints.mongo_url, mongo_db=db_name, redis_url=endpoints.redis_url,
         kafka_bootstrap=endpoints.kafka_bootstrap, jwks_url=issuer.url, stripe_api_base=endpoints.stripe_api_base,
-        stripe_webhook_secret=SecretStr(WEBHOOK_SECRET), consumer_group=group, ledger_sweep_interval_s=0.5)
+        stripe_webhook_secret=SecretStr(WEBHOOK_SECRET), consumer_group=group, ledger_sweep_interval_s=0.5,
+        zpay_base_url=endpoints.zpay_base_url)
     await start_group_at_end(endpoints.kafka_bootstrap, group, CONSUMED)
     clock = OffsetClock()
     api, relay, consumer = api_app(settings, clock=clock), relay_app(settings), consumer_app(settings, clock=clock)

@@ -71,7 +71,7 @@ class PlanChanged(EventData):
 
     user_id: str
     entitlement: Entitlement
-    source: Literal["stripe", "code", "admin", "expiry", "refund"]
+    source: Literal["stripe", "zpay", "code", "admin", "expiry", "refund"]
     reason: str = ""
 
 
@@ -81,7 +81,7 @@ class PaymentCompleted(EventData):
 
     payment_id: str
     user_id: str
-    provider: Literal["stripe", "code", "admin"]
+    provider: Literal["stripe", "zpay", "code", "admin"]
     plan: PlanName
     days: int
     amount_minor: int = 0

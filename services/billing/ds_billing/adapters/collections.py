@@ -13,6 +13,7 @@ build patch in deploy/local/ferretdb/patches.json); on MongoDB all of these are 
 - codes          `_id` a code's random part: membership codes.
 - users          `_id` user id, and user_emails `_id` lower-cased email: the projection of auth's users.
 - audit          admin actions (code generation, assignment, plan changes).
+- zpay_orders, zpay_user_orders: ZPay orders and each learner's order ids (adapters/zpay_orders.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ CODES = "codes"
 USERS = "users"
 USER_EMAILS = "user_emails"
 AUDIT = "audit"
+ZPAY_ORDERS = "zpay_orders"
+ZPAY_USER_ORDERS = "zpay_user_orders"
 
 RELAYED = [ENTITLEMENTS]
 

@@ -40,14 +40,14 @@ from ds_billing.domain.entitlement import Account
 
 logger = logging.getLogger("ds.billing.entitlements")
 
-Source = Literal["stripe", "code", "admin", "refund"]
+Source = Literal["stripe", "zpay", "code", "admin", "refund"]
 MAX_ATTEMPTS = 30
 LEDGER = "_ledger"
 
 
 @dataclass(frozen=True)
 class Payment:
-    provider: Literal["stripe", "code", "admin"]
+    provider: Literal["stripe", "zpay", "code", "admin"]
     plan: PlanName
     days: int
     amount_minor: int = 0

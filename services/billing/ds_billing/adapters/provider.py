@@ -1,6 +1,8 @@
-"""Payment providers behind one interface (Stripe now; ZPay can be added beside it).
+"""Stripe, one of billing's two payment providers (ZPay, the front end's, is adapters/zpay.py).
 
-Stripe goes through the official library (`StripeClient`, async HTTP through httpx) with a
+Each provider adapter turns its protocol into facts billing decides on (a checkout paid, a
+subscription's state, a refund); every grant then goes through the one entitlement store. Stripe
+goes through the official library (`StripeClient`, async HTTP through httpx) with a
 deterministic idempotency key on every write, so a retried request never creates a second
 session or a second cancellation. Webhooks are verified on the raw body with
 `WebhookSignature.verify_header` (HMAC-SHA256 over "t.body", constant-time, timestamp tolerance).

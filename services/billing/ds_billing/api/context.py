@@ -16,6 +16,7 @@ from ds_billing.adapters.provider import PaymentProvider
 from ds_billing.adapters.users import Users
 from ds_billing.fulfilment import Inbox
 from ds_billing.membership import Membership
+from ds_billing.service.zpay import ZPayPayments
 from ds_billing.settings import Settings
 
 
@@ -31,6 +32,7 @@ class Context:
     provider: PaymentProvider
     inbox: Inbox
     limiter: RateLimiter
+    zpay: ZPayPayments
 
     @property
     def code_key(self) -> bytes:

@@ -26,7 +26,7 @@ from ds_common.events.contracts import Entitlement, PlanName
 
 from ds_billing.domain.plans import LEVEL, higher
 
-GrantSource = Literal["stripe", "code", "admin"]
+GrantSource = Literal["stripe", "zpay", "code", "admin"]
 
 RUNNING_STATUSES = frozenset({"active", "trialing", "past_due"})
 RENEWAL_GRACE = timedelta(days=2)  # Stripe retries a renewal for a while; don't cut access meanwhile
