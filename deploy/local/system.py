@@ -133,14 +133,18 @@ def processes(profile: str, extra_env: dict[str, str] | None = None) -> list[inf
     ports = PROFILES[profile]
     base = int(os.environ.get("DS_SERVICES_BASE_PORT", ports["services"]))
     state = Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile))
-    env = {**service_env(profile, base), **(extra_env or {})}
+    gateway_port = int(os.environ.get("DS_GATEWAY_PORT", ports["gateway"]))
+    env = {**service_env(profile, base),
+           # ZPay (the local stand-in) calls billing back through the gateway, as the real one would.
+           "DS_BILLING_ZPAY_NOTIFY_URL": f"http://127.0.0.1:{gateway_port}/dictation-studio/payment/zpay/notify",
+           **(extra_env or {})}
     settings = {**os.environ, **(extra_env or {})}
     found: list[infra.Server] = []
     for name in SERVICES:
         for role, offset in ROLES.items():
             found.append(ServiceProcess(f"{name}-{role}", base + PORT_OFFSET[name] + offset, state, env,
                                         service=name, role=role))
-    found.append(Gateway("gateway", int(os.environ.get("DS_GATEWAY_PORT", ports["gateway"])), state,
+    found.append(Gateway("gateway", gateway_port, state,
                          upstreams={name: base + PORT_OFFSET[name] for name in SERVICES},
                          rate=settings.get("DS_GATEWAY_RATE", ports["rate"]),
                          auth_rate=settings.get("DS_GATEWAY_AUTH_RATE", ports["auth_rate"])))

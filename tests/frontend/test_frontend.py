@@ -187,3 +187,39 @@ async def test_seeded_accounts_keep_their_password_after_an_identity_sign_in(
     assert (await Tab(http, identity_token(whole_system, email), email).load_page()).status_code == 200
     again = await http.post("/auth/login", json={"email": email, "password": password})
     assert again.status_code == 200, again.text
+
+
+async def test_a_learner_buys_a_plan_with_zpay(whole_system: Any, tab: OpenTab, channel: dict[str, Any]) -> None:
+    """The upgrade page: history, "Pay" (an order, ZPay's page in a pop-up), then polling the order
+    until ZPay's notify (through the gateway) has paid it; the plan reaches auth and progress."""
+    learner = await tab()
+    assert (await learner.call("GET", "/payment/zpay/history")).json() == {"orders": [], "count": 0}
+    created = await learner.call("POST", "/payment/zpay/create-order",
+                                 json={"plan": "Pro", "duration": 90, "payType": "alipay"})
+    assert created.status_code == 200, created.text
+    order_id, payment_url = created.json()["orderId"], created.json()["paymentUrl"]
+    async with httpx.AsyncClient(timeout=10) as popup:  # the learner pays on ZPay's page
+        page = await popup.get(payment_url)
+        assert page.status_code == 200 and "49.00" in page.text
+        paid = await popup.post(payment_url.split("/submit.php")[0] + "/pay",
+                                data={"out_trade_no": order_id, "outcome": "TRADE_SUCCESS"})
+        assert paid.status_code == 303 and "trade_status=TRADE_SUCCESS" in paid.headers["location"]
+
+    async def polled() -> dict[str, Any] | None:
+        answer = (await learner.call("GET", f"/payment/zpay/order-status/{order_id}")).json()
+        return answer if answer["status"] != "pending" else None
+
+    status = await eventually(polled, within_s=10, what="the order paid by ZPay's notify")
+    assert status["status"] == "paid" and status["userInfo"]["plan"]["name"] == "Pro"
+    paid_at = time.monotonic()
+
+    async def plan_everywhere() -> bool:
+        user = (await learner.load_page()).json()["user"]
+        quota = (await learner.call("GET", "/user/dictation_quota",
+                                    params={"channelId": channel["id"], "videoId": channel["videos"][0]})).json()
+        return user["plan"]["name"] == "Pro" and quota["limit"] == -1
+
+    await eventually(plan_everywhere, within_s=2, what="the plan shown by auth and lifting the quota")
+    assert time.monotonic() - paid_at < 2
+    history = (await learner.call("GET", "/payment/zpay/history")).json()
+    assert [(o["orderId"], o["status"], o["amount"]) for o in history["orders"]] == [(order_id, "paid", "49.00")]
