@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -37,6 +37,7 @@ class Principal:
     role: Role
     session_id: str
     email: str | None = None
+    token: str = field(default="", repr=False)  # the access token it was read from (to call on their behalf)
 
     @property
     def is_admin(self) -> bool:
@@ -196,7 +197,7 @@ class TokenVerifier:
         if claims.get("typ") != "access" or claims.get("role") not in ("User", "Admin"):
             raise Unauthorized("Invalid token")
         principal = Principal(user_id=str(claims["sub"]), role=claims["role"],
-                              session_id=str(claims["sid"]), email=claims.get("email"))
+                              session_id=str(claims["sid"]), email=claims.get("email"), token=token)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.clear()
         self._verified[token] = (principal, float(claims["exp"]))
@@ -212,14 +213,21 @@ def bearer_token(request: Request) -> str:
 
 
 async def current_principal(request: Request) -> Principal:
+    """The caller (401 without a valid token). Hot routes call it directly (ds_common.web.FastQuery);
+    other routes take it through `CurrentUser` / `AdminUser`."""
     verifier: TokenVerifier = request.app.state.verifier
     return await verifier.verify(bearer_token(request))
 
 
-async def optional_principal(request: Request) -> Principal | None:
+async def viewer(request: Request) -> Principal | None:
+    """The caller of a public route, or None: a token that does not verify is treated as no token,
+    so an expired session never hides public content."""
     if "authorization" not in request.headers:
         return None
-    return await current_principal(request)
+    try:
+        return await current_principal(request)
+    except Unauthorized:
+        return None
 
 
 async def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
@@ -229,5 +237,5 @@ async def require_admin(principal: Annotated[Principal, Depends(current_principa
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
-OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
+Viewer = Annotated[Principal | None, Depends(viewer)]
 AdminUser = Annotated[Principal, Depends(require_admin)]

@@ -1,13 +1,16 @@
 """One error model: every failure leaves as JSON `{"error": "<message>"}` with a typed status.
 
-Domain and API code raise `AppError` subclasses; validation errors become 400 with a readable
-message; a store that cannot be reached is a 503 (retry); anything unexpected is logged with its
-stack and answered with a generic 500 that carries no internals.
+API and service code raise `AppError` subclasses (HTTP statuses); domain code raises
+`DomainError`s, which know nothing of HTTP and which each service's `api/` maps to a status
+(`create_app(errors=...)`). Validation errors become 400 with a readable message; a store that
+cannot be reached is a 503 (retry); anything unexpected is logged with its stack and answered with
+a generic 500 that carries no internals.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -69,6 +72,15 @@ class ServiceUnavailable(AppError):
     status, default_message = 503, "Service temporarily unavailable"
 
 
+class DomainError(Exception):
+    """A rule refused what was asked (domain code: no HTTP); `details` travel with the message."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        self.message = message
+        self.details = details
+        super().__init__(message)
+
+
 def error_response(status: int, message: str, headers: dict[str, str] | None = None,
                    **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
@@ -112,8 +124,18 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "Internal Server Error")
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def _domain_error(status: int) -> Any:
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DomainError)
+        return error_response(status, exc.message, **exc.details)
+    return handle
+
+
+def install_error_handlers(app: FastAPI, domain: Mapping[type[DomainError], type[AppError]] | None = None) -> None:
+    """`domain`: each domain error class and the status it answers with."""
     app.add_exception_handler(AppError, _app_error)
+    for error, status in (domain or {}).items():
+        app.add_exception_handler(error, _domain_error(status.status))
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     for unavailable in (RedisConnectionError, RedisTimeoutError, ConnectionFailure):

@@ -20,9 +20,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from fastapi import FastAPI
 
 from ds_common.auth import JwksCache, SessionRevocations, TokenVerifier
-from ds_common.events.consumer import AnyHandler, ConsumerRunner, Handler
+from ds_common.events.consumer import Batched, ConsumerRunner, EventHandler, Handlers, handlers
 from ds_common.events.contracts import SessionRevoked
-from ds_common.events.envelope import Envelope
+from ds_common.events.envelope import Envelope, EventData
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.events.outbox import OutboxNudge, OutboxRelay
 from ds_common.mongo import IndexSpec
@@ -38,9 +38,8 @@ def revocations_for(settings: ServiceSettings, stores: Stores) -> SessionRevocat
     return SessionRevocations(stores.redis, KeySpace(settings.service_name))
 
 
-def session_revoked_handler(revocations: SessionRevocations) -> Handler:
-    async def handle(event: Envelope) -> None:
-        data = SessionRevoked.model_validate(event.data)
+def session_revoked_handler(revocations: SessionRevocations) -> EventHandler:
+    async def handle(data: SessionRevoked, _: Envelope) -> None:
         await revocations.revoke(data.session_id, until=data.access_expires_at)
 
     return handle
@@ -86,22 +85,22 @@ def relay_app(settings: ServiceSettings, collections: Sequence[str],
     return create_app(settings, title=f"{settings.service_name} relay", lifespan=lifespan)
 
 
-HandlerFactory = Callable[[Stores], Mapping[str, AnyHandler]]
+HandlerFactory = Callable[[Stores], Handlers]
 WorkerFactory = Callable[[Stores], Sequence[Worker]]
 
 
-def consumer_app(settings: ServiceSettings, *, group: str, handlers: HandlerFactory,
+def consumer_app(settings: ServiceSettings, *, group: str, handlers_of: HandlerFactory,
                  indexes: Iterable[IndexSpec] = (), workers: WorkerFactory | None = None) -> FastAPI:
-    """A consumer process: `handlers(stores)` maps event types to handlers; `workers` adds loops
-    (e.g. a bounded fetch queue) that run beside the poll loop."""
+    """A consumer process: `handlers_of(stores)` maps event contracts to handlers; `workers` adds
+    loops (e.g. a bounded fetch queue) that run beside the poll loop."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_stores(settings, app, indexes) as stores:
-            all_handlers = {"session.revoked": session_revoked_handler(revocations_for(settings, stores)),
-                            **handlers(stores)}
+            registered: dict[type[EventData], EventHandler | Batched] = {
+                SessionRevoked: session_revoked_handler(revocations_for(settings, stores)), **handlers_of(stores)}
             runner = ConsumerRunner(bootstrap=settings.kafka_bootstrap, group=group + settings.consumer_group_suffix,
-                                    handlers=all_handlers, auto_offset_reset=settings.consumer_start,
+                                    handlers=handlers(registered), auto_offset_reset=settings.consumer_start,
                                     client_id=f"{settings.service_name}-consumer")
             app.state.stores = stores
             app.state.consumer = runner

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -46,18 +46,28 @@ class Written:
     events: tuple[Envelope, ...] = ()
 
 
-def _busy() -> AppError:
+def conflict() -> AppError:
+    """What a writer that kept losing the race answers by default (the caller may retry)."""
     return Conflict("The record is being changed by someone else; please retry")
+
+
+class Documents(Protocol):
+    """What use cases need of a collection of versioned documents (here on the store; in
+    service-layer tests, ds_common.testing.kit.InMemoryDocuments)."""
+
+    async def get(self, doc_id: Any, projection: Mapping[str, Any] | None = None) -> Document | None: ...
+
+    async def mutate(self, doc_id: Any, decide: Decide, *,
+                     created: Mapping[str, Any] | None = None) -> Written: ...
 
 
 class VersionedDocuments:
     """The documents of one collection, each an aggregate with a version field."""
 
-    def __init__(self, collection: AsyncCollection[Document], *, producer: str, nudge: OutboxNudge | None = None,
+    def __init__(self, collection: AsyncCollection[Document], *, nudge: OutboxNudge | None = None,
                  clock: Clock | None = None, version_field: str = "version", attempts: int = 8,
-                 busy: Callable[[], AppError] = _busy) -> None:
+                 busy: Callable[[], AppError] = conflict) -> None:
         self.collection = collection
-        self.producer = producer
         self.nudge = nudge
         self.clock = clock or SystemClock()
         self.version_field = version_field
@@ -76,7 +86,7 @@ class VersionedDocuments:
             if change is None:
                 return Written(current, False)
             version = int((current or {}).get(self.version_field, 0)) + 1
-            events = tuple(new_event(e, key=str(doc_id), sequence=version, producer=self.producer,
+            events = tuple(new_event(e, key=str(doc_id), sequence=version, occurred_at=self.clock.now(),
                                      causation=change.causation) for e in change.events)
             fields = {**change.set, self.version_field: version}
             if current is None:

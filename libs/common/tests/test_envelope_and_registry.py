@@ -21,7 +21,7 @@ def registered_user(**overrides: object) -> UserRegistered:
 def test_new_event_fills_the_envelope() -> None:
     token = request_id_var.set("req-1")
     try:
-        event = new_event(registered_user(), key="u1", sequence=1, producer="auth")
+        event = new_event(registered_user(), key="u1", sequence=1)
     finally:
         request_id_var.reset(token)
     assert event.type == "user.registered" and event.version == 1
@@ -32,14 +32,14 @@ def test_new_event_fills_the_envelope() -> None:
 
 
 def test_caused_event_inherits_correlation_and_names_its_cause() -> None:
-    cause = new_event(registered_user(), key="u1", sequence=1, producer="auth")
-    effect = new_event(registered_user(), key="u1", sequence=2, producer="auth", causation=cause)
+    cause = new_event(registered_user(), key="u1", sequence=1)
+    effect = new_event(registered_user(), key="u1", sequence=2, causation=cause)
     assert effect.causation_id == cause.id
     assert effect.correlation_id == cause.correlation_id
 
 
 def test_envelope_round_trips_through_bytes_and_headers() -> None:
-    event = new_event(registered_user(), key="u1", sequence=3, producer="auth")
+    event = new_event(registered_user(), key="u1", sequence=3)
     again = Envelope.from_bytes(event.to_bytes())
     assert again == event
     headers = dict(event.kafka_headers())
@@ -48,7 +48,7 @@ def test_envelope_round_trips_through_bytes_and_headers() -> None:
 
 
 def test_consumers_ignore_unknown_fields() -> None:
-    event = new_event(registered_user(), key="u1", sequence=1, producer="auth")
+    event = new_event(registered_user(), key="u1", sequence=1)
     raw = event.model_dump(mode="json")
     raw["brand_new_field"] = 1
     raw["data"]["another_new_field"] = "x"
@@ -57,7 +57,7 @@ def test_consumers_ignore_unknown_fields() -> None:
 
 
 def test_envelope_rejects_a_naive_timestamp_and_negative_sequence() -> None:
-    good = new_event(registered_user(), key="u1", sequence=1, producer="auth").model_dump()
+    good = new_event(registered_user(), key="u1", sequence=1).model_dump()
     with pytest.raises(ValueError):
         Envelope.model_validate({**good, "occurred_at": datetime(2026, 1, 1)})
     with pytest.raises(ValueError):
@@ -73,7 +73,7 @@ def test_registry_knows_every_required_topic() -> None:
 
 def test_json_schemas_validate_real_payloads() -> None:
     schemas = REGISTRY.json_schemas()
-    event = new_event(registered_user(), key="u1", sequence=1, producer="auth")
+    event = new_event(registered_user(), key="u1", sequence=1)
     jsonschema.validate(event.model_dump(mode="json"), schemas["Envelope"])
     jsonschema.validate(event.data, schemas["user.registered.v1"])
     with pytest.raises(jsonschema.ValidationError):

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from ds_common.events.envelope import Envelope
+from ds_common.events.envelope import Envelope, EventData
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.mongo import Document
 
@@ -39,11 +40,13 @@ Handler = Callable[[Envelope], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Delivery:
-    """An event as a batched handler gets it: with where it sits in its topic."""
+    """An event as a batched handler gets it: with where it sits in its topic, and its payload
+    parsed as the contract the handler was registered for (`handlers`)."""
 
     event: Envelope
     partition: int
     offset: int
+    data: Any = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,32 @@ class Batched:
 
 
 AnyHandler = Handler | Batched
+# A handler as a service registers it: the event's payload, parsed as its contract, and the envelope.
+EventHandler = Callable[[Any, Envelope], Awaitable[None]]
+Handlers = Mapping[type[EventData], EventHandler | Batched]
+
+
+def handlers(registered: Handlers) -> dict[str, AnyHandler]:
+    """Handlers keyed by contract (`{UserRegistered: on_registered}`) as the runner takes them: by
+    topic, each parsing its events as its contract (a payload that does not parse is poison)."""
+    return {model.event_type: _parsing(model, handler) for model, handler in registered.items()}
+
+
+def _parsing(model: type[EventData], handler: EventHandler | Batched) -> AnyHandler:
+    def parse(event: Envelope) -> Any:
+        try:
+            return model.model_validate(event.data)
+        except ValidationError as exc:
+            raise PoisonMessage(f"not a {model.event_type} payload: {exc.error_count()} errors") from exc
+
+    if isinstance(handler, Batched):
+        async def handle_batch(deliveries: list[Delivery]) -> object:
+            return await handler.handle([dataclasses.replace(d, data=parse(d.event)) for d in deliveries])
+        return Batched(handle_batch, every_s=handler.every_s)
+
+    async def handle(event: Envelope) -> None:
+        await handler(parse(event), event)
+    return handle
 
 HANDLED = Counter("consumer_events_handled_total", "Events handled", ["group", "type"])
 RETRIES = Counter("consumer_event_retries_total", "Handler retries", ["group", "type"])

@@ -7,6 +7,7 @@ consumer needs only the newest one (by `sequence`) to be right.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -55,14 +56,38 @@ class SessionRevoked(EventData):
 
 # --- billing ------------------------------------------------------------------------------------
 class Entitlement(BaseModel):
+    """A user's plan as billing decided it. Whether it is paid at a given instant is decided here,
+    for every service: billing's `plan.changed` may be days old when it is read."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     plan: PlanName = "Free"
     status: Literal["active", "cancelled", "expired"] = "active"
-    expires_at: datetime | None = None
+    expires_at: datetime | None = None  # when access ends (None: never, e.g. a permanent grant)
     next_payment_at: datetime | None = None
     is_recurring: bool = False
     cancel_at_period_end: bool = False
+
+    def paid_until(self, now: datetime) -> datetime | None:
+        """When paid access ends (`datetime.max` for never), or None if the plan is not paid now.
+        A cancelled plan stays paid until it expires; `next_payment_at` is when a renewal is due,
+        which billing has already folded into `expires_at`."""
+        if self.plan == "Free" or self.status == "expired":
+            return None
+        if self.expires_at is None:
+            return datetime.max.replace(tzinfo=now.tzinfo)
+        return self.expires_at if self.expires_at > now else None
+
+    def is_paid(self, now: datetime) -> bool:
+        return self.paid_until(now) is not None
+
+
+def paid_until(entitlement: Mapping[str, Any] | Entitlement | None, now: datetime) -> datetime | None:
+    """`Entitlement.paid_until` of a stored entitlement (a projection's document), None if absent."""
+    if entitlement is None:
+        return None
+    stored = entitlement if isinstance(entitlement, Entitlement) else Entitlement.model_validate(entitlement)
+    return stored.paid_until(now)
 
 
 @contract("plan.changed", producer="billing")

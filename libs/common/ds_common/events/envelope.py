@@ -7,7 +7,6 @@ in order. Consumers ignore fields they do not know (changes within a version are
 
 from __future__ import annotations
 
-import builtins
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -24,6 +23,7 @@ class EventData(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     event_type: ClassVar[str]
     event_version: ClassVar[int] = 1
+    event_producer: ClassVar[str]
 
 
 class Envelope(BaseModel):
@@ -63,26 +63,23 @@ class Envelope(BaseModel):
             headers.append(("traceparent", self.traceparent))
         return [(k, v.encode()) for k, v in headers]
 
-    def parse(self, model: builtins.type[EventData]) -> Any:
-        return model.model_validate(self.data)
-
 
 def new_event(
     data: EventData,
     *,
     key: str,
     sequence: int,
-    producer: str,
     occurred_at: datetime | None = None,
     causation: Envelope | None = None,
 ) -> Envelope:
-    """A new envelope; correlation and trace ids come from the causing event or the request."""
+    """A new envelope; the producer is the contract's, correlation and trace ids come from the
+    causing event or the request."""
     trace_id = trace_id_var.get()
     return Envelope(
         type=data.event_type,
         version=data.event_version,
         occurred_at=occurred_at or datetime.now(UTC),
-        producer=producer,
+        producer=data.event_producer,
         key=key,
         sequence=sequence,
         correlation_id=(causation.correlation_id if causation else None) or request_id_var.get(),

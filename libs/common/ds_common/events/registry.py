@@ -34,6 +34,7 @@ class Registry:
         def decorate(model: T) -> T:
             model.event_type = type_
             model.event_version = version
+            model.event_producer = producer
             key = (type_, version)
             if key in self._contracts and self._contracts[key].model is not model:
                 raise ValueError(f"contract {type_} v{version} registered twice")

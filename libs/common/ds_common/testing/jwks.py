@@ -7,15 +7,15 @@ at this server and mint tokens for any user and role they need.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
+
+from ds_common.testing.loopback import LoopbackServer, serving
 
 
 class TestIssuer:
@@ -26,7 +26,7 @@ class TestIssuer:
         self.audience = audience
         self.private_key = Ed25519PrivateKey.generate()
         self.kid = uuid.uuid4().hex[:12]
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         self.url = ""
 
     def jwks(self) -> dict[str, Any]:
@@ -50,25 +50,10 @@ class TestIssuer:
 
     def serve(self) -> str:
         """Serve the JWKS on a free loopback port; returns its URL."""
-        body = json.dumps(self.jwks()).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/.well-known/jwks.json"
+        self._server = LoopbackServer(serving(self.jwks()), "/.well-known/jwks.json")
+        self.url = self._server.url
         return self.url
 
     def close(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()

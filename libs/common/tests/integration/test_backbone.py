@@ -34,9 +34,8 @@ from ds_common.service import outbox_nudge
 from ds_common.settings import ServiceSettings
 from ds_common.testing.fixtures import unique
 from ds_common.testing.infra import Endpoints
+from ds_common.testing.kit import read_topic
 from pymongo.asynchronous.database import AsyncDatabase
-
-from .kafka_helpers import read_topic
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[4]

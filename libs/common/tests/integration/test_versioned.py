@@ -26,7 +26,7 @@ def renamed(name: str):
 
 
 async def test_a_change_and_its_events_land_in_one_write(mongo_db: AsyncDatabase) -> None:
-    docs = VersionedDocuments(mongo_db["things"], producer="test")
+    docs = VersionedDocuments(mongo_db["things"])
     first = await docs.mutate("ch", renamed("One"), created={"since": 1})
     assert first.changed and first.document == {"_id": "ch", "since": 1, "name": "One", "version": 1}
     assert (await docs.mutate("ch", renamed("One"))).changed is False
@@ -39,7 +39,7 @@ async def test_a_change_and_its_events_land_in_one_write(mongo_db: AsyncDatabase
 
 
 async def test_concurrent_writers_get_consecutive_versions(mongo_db: AsyncDatabase) -> None:
-    docs = VersionedDocuments(mongo_db["things"], producer="test", attempts=100)
+    docs = VersionedDocuments(mongo_db["things"], attempts=100)
     await asyncio.gather(*(docs.mutate("ch", renamed(f"name-{i}")) for i in range(10)))
     stored = await mongo_db["things"].find_one({"_id": "ch"})
     assert stored["version"] == 10 and [e["sequence"] for e in stored[OUTBOX]] == list(range(1, 11))
@@ -47,7 +47,7 @@ async def test_concurrent_writers_get_consecutive_versions(mongo_db: AsyncDataba
 
 async def test_a_document_written_before_it_had_a_version_is_taken_over(mongo_db: AsyncDatabase) -> None:
     await mongo_db["things"].insert_one({"_id": "old", "name": "Legacy"})
-    docs = VersionedDocuments(mongo_db["things"], producer="test")
+    docs = VersionedDocuments(mongo_db["things"])
     written = await docs.mutate("old", renamed("New"))
     assert written.changed and written.document == {"_id": "old", "name": "New", "version": 1}
 
@@ -69,8 +69,8 @@ async def test_a_writer_that_keeps_losing_gives_up_with_the_busy_error(mongo_db:
     collection = mongo_db["things"]
     await collection.insert_one({"_id": "hot", "name": "x", "version": 1})
     with pytest.raises(Conflict):
-        await VersionedDocuments(Overtaken(collection), producer="test", attempts=3).mutate("hot", renamed("mine"))
-    busy = VersionedDocuments(Overtaken(collection), producer="test", attempts=2,
+        await VersionedDocuments(Overtaken(collection), attempts=3).mutate("hot", renamed("mine"))
+    busy = VersionedDocuments(Overtaken(collection), attempts=2,
                               busy=lambda: ServiceUnavailable("busy"))
     with pytest.raises(ServiceUnavailable):
         await busy.mutate("hot", renamed("mine"))
