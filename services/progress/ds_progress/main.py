@@ -6,38 +6,58 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import httpx
 from ds_common import service
 from ds_common.clock import Clock, SystemClock
 from ds_common.events.kafka import KafkaPublisher
+from ds_common.events.outbox import OutboxNudge
+from ds_common.redis import KeySpace
 from ds_common.runtime import Stores, Worker
 from ds_common.web import create_app
 from fastapi import FastAPI
 
+from ds_progress.adapters import copies
+from ds_progress.adapters.cache import ProgressCache
+from ds_progress.adapters.catalog import CatalogView
 from ds_progress.adapters.collections import INDEXES, OUTBOX_COLLECTIONS
-from ds_progress.adapters.journal import Compactor
+from ds_progress.adapters.journal import Compactor, JournalWriter, ProgressReader
+from ds_progress.adapters.quota import QuotaLedgers
+from ds_progress.adapters.stats import PracticeStats
+from ds_progress.adapters.users import UserDirectory
+from ds_progress.adapters.words import MissedWordLists
 from ds_progress.api import progress, quota, stats, words
-from ds_progress.api.context import Context
+from ds_progress.api.deps import ERRORS, Context
 from ds_progress.messaging.handlers import handlers
+from ds_progress.service.progress import Progress
+from ds_progress.service.quota import Quota
+from ds_progress.service.statistics import Statistics
+from ds_progress.service.words import MissedWords
 from ds_progress.settings import Settings
 
 
-def api_app(settings: Settings | None = None, *, clock: Clock | None = None,
-            http: httpx.AsyncClient | None = None) -> FastAPI:
+def context(settings: Settings, stores: Stores, clock: Clock, nudge: OutboxNudge) -> Context:
+    """The use cases of one API process, on its stores."""
+    db, listings = stores.db, copies.listings(stores)
+    cache = ProgressCache(stores.redis, KeySpace(settings.service_name), listings)
+    quota_ = Quota(QuotaLedgers(db, copies.learners(stores), nudge, clock), cache, settings, clock)
+    users, practice = UserDirectory(db), PracticeStats(db)
+    return Context(
+        settings=settings, quota=quota_,
+        progress=Progress(quota_, JournalWriter(db), ProgressReader(db, listings), cache, practice,
+                          CatalogView(db, copies.catalog(stores)), users, clock),
+        statistics=Statistics(practice, users, clock),
+        words=MissedWords(MissedWordLists(db, copies.missed_words(stores), clock)))
+
+
+def api_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with service.api_stores(settings, app, INDEXES) as stores:
-            client = http or httpx.AsyncClient(timeout=10)
-            app.state.ctx = Context.build(settings, stores, clock or SystemClock(), app.state.nudge, client)
-            try:
-                yield
-            finally:
-                if http is None:
-                    await client.aclose()
+            app.state.ctx = context(settings, stores, clock or SystemClock(), app.state.nudge)
+            yield
 
-    return create_app(settings, title="progress", lifespan=lifespan,
+    return create_app(settings, title="progress", lifespan=lifespan, errors=ERRORS,
                       routers=[progress.router, quota.router, stats.router, words.router])
 
 
@@ -57,7 +77,7 @@ def consumer_app(settings: Settings | None = None) -> FastAPI:
                 await publisher.close()
         return [run]
 
-    return service.consumer_app(settings, group=settings.consumer_group, handlers=handlers, indexes=INDEXES,
+    return service.consumer_app(settings, group=settings.consumer_group, handlers_of=handlers, indexes=INDEXES,
                                 workers=compactor)
 
 

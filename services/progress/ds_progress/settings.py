@@ -10,10 +10,8 @@ class Settings(ServiceSettings):
 
     service_name: str = "progress"
     mongo_db: str = "progress"
-    # Admin "edit membership" (POST /user/update-duration) is decided by billing; we forward it.
-    billing_url: str = "http://127.0.0.1:8105"
     consumer_group: str = "progress"
-    # Free plan: this many distinct videos per rolling cycle of this many days (legacy §5.1).
+    # Free plan: this many distinct videos per cycle of this many days (domain/quota.py).
     free_videos_per_cycle: int = 4
     cycle_days: int = 30
     # A free learner whose cycle has room may read the transcripts of this many distinct videos a

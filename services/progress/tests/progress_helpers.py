@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ds_common.events.consumer import AnyHandler, ConsumerRunner
+from ds_common.events.consumer import handlers as by_topic
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.events.outbox import OutboxRelay
 from ds_common.runtime import Stores, open_stores
@@ -23,17 +23,6 @@ def save_body(channel: str, video: str, inputs: int = 20, *, duration: float = 1
     return {"channelId": channel, "videoId": video,
             "userInput": {str(i): f"typed sentence number {i}" for i in range(start, start + inputs)},
             "currentTime": 1_760_000_000_000, "overallCompletion": completion, "duration": duration, **extra}
-
-
-async def until(check: Callable[[], Awaitable[Any]], *, timeout: float = 20, interval: float = 0.1) -> Any:
-    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(interval)
 
 
 @contextlib.asynccontextmanager
@@ -65,9 +54,14 @@ async def relay(settings: Settings, stores: Stores) -> AsyncIterator[None]:
     await publisher.close()
 
 
+def handlers_by_topic(stores: Stores) -> dict[str, AnyHandler]:
+    """The consumer's handlers as its runner holds them (by topic, parsing their events)."""
+    return by_topic(handlers(stores))
+
+
 def consumer(settings: Settings, stores: Stores, group: str,
              wrap: Callable[[str, AnyHandler], AnyHandler] | None = None) -> ConsumerRunner:
-    chosen = {t: (wrap(t, h) if wrap else h) for t, h in handlers(stores).items()}
+    chosen = {t: (wrap(t, h) if wrap else h) for t, h in handlers_by_topic(stores).items()}
     return ConsumerRunner(bootstrap=settings.kafka_bootstrap, group=group, handlers=chosen,
                           backoff_base=0.05, client_id=group)
 

@@ -14,11 +14,11 @@ from asgi_lifespan import LifespanManager
 from ds_common.events.contracts import UserRegistered, VideoPublished, VideoRemoved
 from ds_common.events.envelope import new_event
 from ds_common.testing.fixtures import unique
+from ds_common.testing.kit import eventually
 from ds_progress.adapters.collections import JOURNAL, progress_collection
 from ds_progress.adapters.journal import Compactor
 from ds_progress.main import api_app
-from ds_progress.messaging.handlers import handlers
-from progress_helpers import save_body, stores_for, until
+from progress_helpers import handlers_by_topic, save_body, stores_for
 from pymongo.errors import AutoReconnect
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,7 @@ async def test_save_restore_and_partial_updates(client, issuer, mongo_db, publis
     assert restored["userInput"] == expected and restored["overallCompletion"] == 40
 
     # The same state comes back from the store alone: uncompacted journal, then compacted documents.
-    await client.app.state.ctx.cache.redis.delete(f"progress:p:{user}:ch1:v1")
+    await client.app.state.ctx.progress.cache.redis.delete(f"progress:p:{user}:ch1:v1")
     from_journal = (await client.get("/user/progress", params={"channelId": "ch1", "videoId": "v1"}, headers=h))
     assert from_journal.json()["userInput"] == expected
     while await Compactor(mongo_db, publisher).compact_once():
@@ -54,7 +54,7 @@ async def test_save_restore_and_partial_updates(client, issuer, mongo_db, publis
     doc = await mongo_db[progress_collection(user)].find_one({"_id": f"{user}:ch1:v1"})
     assert doc["input"] == expected and doc["completion"] == 40
     assert await mongo_db[JOURNAL].count_documents({"u": user}) == 0
-    await client.app.state.ctx.cache.redis.delete(f"progress:p:{user}:ch1:v1")
+    await client.app.state.ctx.progress.cache.redis.delete(f"progress:p:{user}:ch1:v1")
     compacted = (await client.get("/user/progress", params={"channelId": "ch1", "videoId": "v1"}, headers=h))
     assert compacted.json()["userInput"] == expected
 
@@ -108,9 +108,9 @@ async def test_an_admin_reads_a_registered_learners_progress_by_email(client, is
     consumer applies it (its directory document is written in two steps)."""
     user, email = unique("u"), f"{unique('learner')}@example.com"
     registered = new_event(UserRegistered(user_id=user, email=email.upper(), username="L",
-                                          created_at=datetime.now(UTC)), key=user, sequence=1, producer="auth")
+                                          created_at=datetime.now(UTC)), key=user, sequence=1)
     async with stores_for(settings) as stores:
-        await handlers(stores)["user.registered"](registered)
+        await handlers_by_topic(stores)["user.registered"](registered)
     await client.post("/user/progress", json=save_body("chA", "v1"), headers=issuer.headers(user))
     answer = await client.get("/user/all-progress", params={"userEmail": email},
                               headers=issuer.headers(unique("admin"), role="Admin"))
@@ -121,16 +121,14 @@ async def test_an_admin_reads_a_registered_learners_progress_by_email(client, is
 async def test_channel_badges_list_every_video_of_the_channel(client, issuer, settings) -> None:
     channel, h = unique("ch"), issuer.headers(unique("u"))
     published = [new_event(VideoPublished(channel_id=channel, video_id=v, title=v, link=f"https://y/{v}"),
-                           key=f"{channel}:{v}", sequence=1, producer="catalog") for v in ("v1", "v2", "v3")]
-    removed = new_event(VideoRemoved(channel_id=channel, video_id="v3"), key=f"{channel}:v3", sequence=2,
-                        producer="catalog")
+                           key=f"{channel}:{v}", sequence=1) for v in ("v1", "v2", "v3")]
+    removed = new_event(VideoRemoved(channel_id=channel, video_id="v3"), key=f"{channel}:v3", sequence=2)
     # v4 was published, then deleted; the two topics deliver the deletion first.
-    v4 = [new_event(VideoRemoved(channel_id=channel, video_id="v4"), key=f"{channel}:v4", sequence=2,
-                    producer="catalog"),
+    v4 = [new_event(VideoRemoved(channel_id=channel, video_id="v4"), key=f"{channel}:v4", sequence=2),
           new_event(VideoPublished(channel_id=channel, video_id="v4", title="v4", link="https://y/v4"),
-                    key=f"{channel}:v4", sequence=1, producer="catalog")]
+                    key=f"{channel}:v4", sequence=1)]
     async with stores_for(settings) as stores:
-        apply = handlers(stores)
+        apply = handlers_by_topic(stores)
         for _ in range(2):  # delivered twice (a replay): the same result
             for event in [*published, removed, *v4]:
                 await apply[event.type](event)
@@ -153,20 +151,20 @@ async def test_channel_badges_list_every_video_of_the_channel(client, issuer, se
     assert opened.status_code == 200
     assert await badges() == {"v1": 60, "v2": 0, "v7": 10, "v8": 0}
     async with stores_for(settings) as stores:  # the consumer, another process
-        await handlers(stores)["video.published"](new_event(
+        await handlers_by_topic(stores)["video.published"](new_event(
             VideoPublished(channel_id=channel, video_id="v5", title="v5", link="https://y/v5"),
-            key=f"{channel}:v5", sequence=1, producer="catalog"))
+            key=f"{channel}:v5", sequence=1))
     changed = time.monotonic()  # an API process keeps a channel's videos for up to a second
-    await until(lambda: _equals(badges(), {"v1": 60, "v2": 0, "v5": 0, "v7": 10, "v8": 0}), timeout=3)
+    await eventually(lambda: _equals(badges(), {"v1": 60, "v2": 0, "v5": 0, "v7": 10, "v8": 0}), within_s=3)
     assert time.monotonic() - changed < 1.5
 
     # A deleted video drops out of the learner's list (its progress stays stored).
     await client.post("/user/progress", json=save_body(channel, "v2", completion=20), headers=h)
     assert await listed() == ["v1", "v2", "v7"]  # v8 is registered, but nothing was typed in it
     async with stores_for(settings) as stores:
-        await handlers(stores)["video.removed"](new_event(VideoRemoved(channel_id=channel, video_id="v2"),
-                                                          key=f"{channel}:v2", sequence=2, producer="catalog"))
-    await until(lambda: _equals(listed(), ["v1", "v7"]), timeout=3)
+        await handlers_by_topic(stores)["video.removed"](new_event(VideoRemoved(channel_id=channel, video_id="v2"),
+                                                          key=f"{channel}:v2", sequence=2))
+    await eventually(lambda: _equals(listed(), ["v1", "v7"]), within_s=3)
 
 
 async def _equals(value: Awaitable[Any], expected: Any) -> bool:
@@ -255,6 +253,6 @@ async def test_a_store_failure_answers_503_and_is_not_acknowledged(settings, iss
                                                        base_url="http://p") as http:
         async def broken(*_a, **_k):
             raise AutoReconnect("store down")
-        app.state.ctx.journal.collection.insert_one = broken
+        app.state.ctx.progress.journal.collection.insert_one = broken
         answer = await http.post("/user/progress", json=save_body("c", "v"), headers=issuer.headers(unique("u")))
         assert answer.status_code == 503 and answer.json() == {"error": "Progress could not be saved, please retry"}

@@ -12,8 +12,9 @@ from ds_common.events.envelope import new_event
 from ds_common.events.kafka import KafkaPublisher, ensure_topics
 from ds_common.testing.fixtures import unique
 from ds_common.testing.kafka import start_group_at_end
+from ds_common.testing.kit import eventually
 from ds_progress.adapters.collections import QUOTA
-from progress_helpers import consumer, running, stores_for, until
+from progress_helpers import consumer, running, stores_for
 
 pytestmark = pytest.mark.integration
 
@@ -157,16 +158,16 @@ async def test_plan_changed_lifts_the_limit_within_2s_and_expiry_restores_it(
     async with stores_for(settings) as stores:
         runner = consumer(settings, stores, group)
         async with running(runner.run):
-            await until(lambda: asyncio.sleep(0, runner.started.is_set()))
+            await eventually(lambda: asyncio.sleep(0, runner.started.is_set()))
             paid_until = clock.now() + timedelta(days=30)
             upgrade = PlanChanged(user_id=user, source="stripe",
                                   entitlement=Entitlement(plan="Basic", expires_at=paid_until))
             stale = PlanChanged(user_id=user, source="admin", entitlement=Entitlement(plan="Free"))
             sent = time.monotonic()
-            await publisher.publish([new_event(upgrade, key=user, sequence=2, producer="billing")])
-            lifted = await until(lambda: _limit_is(client, h, -1), timeout=10, interval=0.05)
+            await publisher.publish([new_event(upgrade, key=user, sequence=2)])
+            lifted = await eventually(lambda: _limit_is(client, h, -1), within_s=10, interval=0.05)
             assert lifted and time.monotonic() - sent < 2
-            await publisher.publish([new_event(stale, key=user, sequence=1, producer="billing")])  # older: ignored
+            await publisher.publish([new_event(stale, key=user, sequence=1)])  # older: ignored
             assert (await register(client, h, "v9")).status_code == 200
             assert await access(client, h, "v9") == {"allowed": True, "reason": "paid"}
             await asyncio.sleep(0.5)

@@ -17,9 +17,10 @@ from ds_common.events.envelope import Envelope, new_event
 from ds_common.events.kafka import ensure_topics
 from ds_common.testing.fixtures import unique
 from ds_common.testing.kafka import start_group_at_end
+from ds_common.testing.kit import eventually
 from ds_progress.adapters.collections import STATS_DAILY
 from ds_progress.adapters.stats import PracticeStats
-from progress_helpers import consumer, relay, running, save_body, stores_for, until
+from progress_helpers import consumer, relay, running, save_body, stores_for
 
 pytestmark = pytest.mark.integration
 TOPICS = ["practice.recorded", "plan.changed", "session.revoked", "user.registered", "user.updated"]
@@ -65,13 +66,13 @@ async def test_statistics_exact_after_a_crash_mid_batch_and_after_a_full_replay(
     async with stores_for(settings) as stores, relay(settings, stores):
         first = consumer(settings, stores, group, wrap=crash_after_12)
         async with running(first.run) as task:
-            await until(lambda: asyncio.sleep(0, task.done()), timeout=60)
+            await eventually(lambda: asyncio.sleep(0, task.done()), within_s=60)
         partial = await total(client, h)
         assert 0 < partial < expected
 
         second = consumer(settings, stores, group)  # restart: redelivers the uncommitted batch
         async with running(second.run):
-            await until(lambda: _equals(total(client, h), expected), timeout=60)
+            await eventually(lambda: _equals(total(client, h), expected), within_s=60)
             await asyncio.sleep(1)  # let any redelivery land: still exact
             assert await total(client, h) == expected
 
@@ -84,7 +85,7 @@ async def test_statistics_exact_after_a_crash_mid_batch_and_after_a_full_replay(
         await start_group_at_end(settings.kafka_bootstrap, group, TOPICS, start)
         third = consumer(settings, stores, group)
         async with running(third.run):
-            await until(lambda: _equals(total(client, h), expected), timeout=60)
+            await eventually(lambda: _equals(total(client, h), expected), within_s=60)
             await asyncio.sleep(1)
             assert await total(client, h) == expected
 
@@ -121,9 +122,14 @@ async def test_usage_stats_for_admins(client, issuer, clock, settings, mongo_db)
         assert (await client.get("/user/usage-stats", params={"days": bad}, headers=admin)).status_code == 400
 
 
+def parsed(event: Envelope, offset: int) -> Delivery:
+    """A delivery as the consumer hands it over: its payload parsed as the handler's contract."""
+    return Delivery(event, 0, offset, PracticeRecorded.model_validate(event.data))
+
+
 def practice(user: str, seconds: int, at: datetime, video: str = "v1") -> Envelope:
     return new_event(PracticeRecorded(user_id=user, channel_id="chB", video_id=video, duration_s=seconds,
-                                      recorded_at=at), key=user, sequence=to_ms(at), producer="progress",
+                                      recorded_at=at), key=user, sequence=to_ms(at),
                      occurred_at=at)
 
 
@@ -135,10 +141,10 @@ async def test_a_replayed_batch_and_an_event_published_twice_count_once(mongo_db
     day = datetime(2026, 5, 4, 10, tzinfo=UTC)
     events = [practice(user, 5, day + timedelta(minutes=i), video=f"v{i % 2}") for i in range(10)]
     events.append(practice(user, 7, day + timedelta(days=1)))
-    delivered = [Delivery(e, 0, 100 + i) for i, e in enumerate(events)]
+    delivered = [parsed(e, 100 + i) for i, e in enumerate(events)]
     assert await stats.record_many(delivered[:6]) == 6
     assert await PracticeStats(mongo_db).record_many(delivered[3:]) == 5  # a new consumer replays from 3
-    assert await stats.record_many([Delivery(events[8], 0, 200)]) == 0  # published again, later
+    assert await stats.record_many([parsed(events[8], 200)]) == 0  # published again, later
     totals = await stats.totals(user)
     midnight = to_ms(utc_midnight(day))
     assert totals["all"] == 10 * 5 + 7

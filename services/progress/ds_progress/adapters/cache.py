@@ -17,7 +17,7 @@ from ds_common.mongo import Document
 from ds_common.redis import AutoPipeline, KeySpace
 from redis.asyncio import Redis
 
-from ds_progress.domain.rules import SAVE_SLACK_SECONDS
+from ds_progress.domain.practice import SAVE_SLACK_SECONDS
 
 PROGRESS_TTL_S = 24 * 3600
 TOTALS_TTL_S = 3600
@@ -25,10 +25,9 @@ HORIZON_TTL_S = 24 * 3600
 PREVIEW_TTL_S = 2 * 24 * 3600
 
 _CREDIT = """
+-- domain/practice.py `credit`, atomically per learner.
 -- KEYS: the learner's practice horizon (epoch seconds up to which practice has been credited)
 -- ARGV: now, claimed seconds, slack seconds, ttl. Returns the whole seconds credited.
--- The claim covers the `claimed` seconds before now; time already credited is not credited again,
--- and the credit may run at most `slack` seconds ahead of now (requests arrive a little early or late).
 local now, claimed = tonumber(ARGV[1]), tonumber(ARGV[2])
 local start = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now - claimed)
 local credited = math.floor(math.max(0, math.min(claimed, now + tonumber(ARGV[3]) - start)) + 0.5)

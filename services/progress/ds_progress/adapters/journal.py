@@ -53,6 +53,11 @@ MAX_PER_LEARNER = 2000  # progress entries a list view reads per learner
 _counter = itertools.count()
 
 
+def progress_key(user_id: str, channel_id: str, video_id: str) -> str:
+    """The `_id` of a learner's progress document for a video (and its journal saves' `k`)."""
+    return f"{user_id}:{channel_id}:{video_id}"
+
+
 def batch_id() -> str:
     """Sortable by time across API processes (compaction applies batches in this order)."""
     return f"{time.time_ns():020d}-{os.getpid():07d}-{next(_counter) % 1_000_000:06d}"
@@ -188,7 +193,7 @@ class ProgressReader:
         return state
 
     async def start(self, user_id: str, channel_id: str, video_id: str, now_ms: int) -> None:
-        """The empty entry register_dictation creates when there is none (legacy §4.5)."""
+        """The empty entry register_dictation creates when there is none (the legacy contract)."""
         with contextlib.suppress(DuplicateKeyError):
             await self.db[progress_collection(user_id)].insert_one({
                 "_id": f"{user_id}:{channel_id}:{video_id}", "user_id": user_id, "channel_id": channel_id,

@@ -13,13 +13,11 @@ Rebuild (e.g. after a projection bug): stop the consumer, drop `stats_daily`, th
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from ds_common.clock import to_ms, utc_midnight
 from ds_common.events.consumer import Delivery
 from ds_common.events.contracts import PracticeRecorded
 from ds_common.events.deltas import Delta, DeltaApplier
-from ds_common.events.envelope import Envelope
 from ds_common.mongo import Document
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -37,7 +35,7 @@ class PracticeStats:
         """Apply the events, each learner-day's in one write; returns how many were new."""
         days: dict[str, tuple[list[Delta], Document]] = {}
         for delivery in deliveries:
-            found = _delta(delivery.event)
+            found = _delta(delivery.data)
             if found is not None:
                 doc_id, increments, fields = found
                 delta = Delta(delivery.event.id, delivery.partition, delivery.offset, increments)
@@ -81,9 +79,8 @@ class PracticeStats:
         return len([r async for r in cursor])
 
 
-def _delta(event: Envelope) -> tuple[str, dict[str, int], Document] | None:
+def _delta(data: PracticeRecorded) -> tuple[str, dict[str, int], Document] | None:
     """A practice event's day document, its increments and its fields (None: nothing to add)."""
-    data = PracticeRecorded.model_validate(event.data)
     if data.duration_s <= 0:
         return None
     day = utc_midnight(data.recorded_at)
@@ -91,21 +88,3 @@ def _delta(event: Envelope) -> tuple[str, dict[str, int], Document] | None:
     return (f"{data.user_id}:{to_ms(day)}",
             {"duration": seconds, f"ch.{ch}.total": seconds, f"ch.{ch}.v.{v}": seconds},
             {"user_id": data.user_id, "day": to_ms(day), "date": day.strftime("%Y-%m-%d")})
-
-
-def usage_report(days: int, now: datetime, activity: dict[int, dict[str, int]],
-                 new_users: dict[int, int], distinct_active: int) -> dict[str, Any]:
-    """The legacy `/user/usage-stats` shape: zero-filled daily arrays, sorted by date."""
-    first = utc_midnight(now) - timedelta(days=days - 1)
-    dates = [first + timedelta(days=i) for i in range(days)]
-    keyed = [(to_ms(d), d.strftime("%Y-%m-%d")) for d in dates]
-    active = [{"date": label, "activeUsers": activity.get(ms, {}).get("users", 0)} for ms, label in keyed]
-    duration = [{"date": label, "duration": activity.get(ms, {}).get("duration", 0)} for ms, label in keyed]
-    joined = [{"date": label, "newUsers": new_users.get(ms, 0)} for ms, label in keyed]
-    total = sum(d["duration"] for d in duration)
-    return {
-        "summary": {"totalActiveUsers": distinct_active, "totalDuration": total,
-                    "avgDailyDuration": total / days, "totalNewUsers": sum(j["newUsers"] for j in joined),
-                    "period": f"Last {days} days"},
-        "dailyActiveUsers": active, "dailyDuration": duration, "dailyNewUsers": joined,
-    }
