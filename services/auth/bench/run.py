@@ -120,7 +120,7 @@ def checkpointed(mongo_url: str, db: str) -> int:
 
 def main() -> None:
     secret = uuid.uuid4().hex * 2
-    limits = {name: "10000000" for name in ("LIMIT_LOGIN_PER_IP", "LIMIT_LOGIN_PER_ACCOUNT",
+    limits = {name: "10000000" for name in ("LIMIT_IDENTITY_PER_IP", "LIMIT_IDENTITY_PER_ACCOUNT",
                                               "LIMIT_REFRESH_PER_IP", "LIMIT_REFRESH_PER_SESSION")}
     service_name = "authbench" + "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8]  # own Redis keys
     with fresh_service_env("auth", SERVICE_NAME=service_name, SUPABASE_ISSUER=ISSUER, SUPABASE_JWT_SECRET=secret,

@@ -17,12 +17,17 @@ from fastapi import FastAPI
 from ds_auth.adapters.feedback import FeedbackStore
 from ds_auth.adapters.identity import IdentityVerifier
 from ds_auth.adapters.keys import load_keyring
+from ds_auth.adapters.limits import Limits
+from ds_auth.adapters.passwords import Argon2Passwords
 from ds_auth.adapters.sessions import SessionStore
 from ds_auth.adapters.users import INDEXES, UserStore
-from ds_auth.api import auth_routes, jwks_routes, user_routes
-from ds_auth.api.context import ACCESS_HEADER, REFRESH_HEADER, AuthContext, Limiter
+from ds_auth.api import feedback, jwks, sessions, users
+from ds_auth.api.deps import ACCESS_HEADER, ERRORS, REFRESH_HEADER, Context
 from ds_auth.domain.users import normalize_email
 from ds_auth.messaging.handlers import handlers, purge_sessions_forever
+from ds_auth.service.accounts import Accounts
+from ds_auth.service.feedback import Feedback
+from ds_auth.service.signin import SignIn
 from ds_auth.settings import Settings
 
 OUTBOX_COLLECTIONS = ["users", "sessions"]
@@ -42,29 +47,35 @@ def api_app(settings: Settings | None = None, *, clock: Clock | None = None) -> 
             revocations = app.state.verifier.revocations
             app.state.verifier = TokenVerifier(keyring, issuer=settings.jwt_issuer,  # type: ignore[arg-type]
                                                audience=settings.jwt_audience, revocations=revocations)
-            sessions = SessionStore(
+            session_store = SessionStore(
                 stores.db, stores.redis, keys, clock, refresh_key=keyring.refresh_key,
                 refresh_ttl_s=settings.refresh_token_ttl_s, max_age_s=settings.session_max_age_s,
                 grace_s=settings.refresh_grace_s, access_ttl_s=settings.access_token_ttl_s,
                 revocations=revocations, nudge=app.state.nudge, checkpoint_batch=settings.checkpoint_batch,
                 checkpoint_every_s=settings.checkpoint_every_s)
             identity = IdentityVerifier.from_settings(settings)
-            users = UserStore(stores.db, stores.redis, clock, app.state.nudge,
-                              admin_emails=frozenset(normalize_email(e) for e in settings.admin_emails),
-                              bootstrap_needs_proof=settings.environment == "production")
-            app.state.auth = AuthContext(
-                settings=settings, clock=clock, keyring=keyring, users=users, sessions=sessions,
-                identity=identity, feedback=FeedbackStore(stores.db, clock), limiter=Limiter(stores.redis, keys))
+            user_store = UserStore(stores.db, stores.redis, clock, app.state.nudge,
+                                   admin_emails=frozenset(normalize_email(e) for e in settings.admin_emails),
+                                   bootstrap_needs_proof=settings.environment == "production")
+            limits = Limits(stores.redis, keys)
+            app.state.ctx = Context(
+                settings=settings, clock=clock, keyring=keyring, users=user_store, sessions=session_store,
+                signin=SignIn(settings, users=user_store, sessions=session_store, identity=identity,
+                              access_tokens=keyring, passwords=Argon2Passwords(), limits=limits),
+                accounts=Accounts(users=user_store, sessions=session_store),
+                feedback=Feedback(settings, threads=FeedbackStore(stores.db, clock), users=user_store,
+                                  limits=limits))
             try:
-                checkpoints = functools.partial(sessions.run_checkpoints, interval_s=settings.checkpoint_interval_s)
+                checkpoints = functools.partial(session_store.run_checkpoints,
+                                                interval_s=settings.checkpoint_interval_s)
                 async with background([checkpoints]):
                     yield
             finally:
                 await identity.aclose()
 
     return create_app(settings, title="auth", lifespan=lifespan,
-                      routers=[jwks_routes.router, auth_routes.router, user_routes.router],
-                      expose_headers=[ACCESS_HEADER, REFRESH_HEADER])
+                      routers=[jwks.router, sessions.router, users.router, feedback.router],
+                      expose_headers=[ACCESS_HEADER, REFRESH_HEADER], errors=ERRORS)
 
 
 def relay_app(settings: Settings | None = None) -> FastAPI:
@@ -76,7 +87,7 @@ def consumer_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     return service.consumer_app(
         settings, group=settings.service_name, indexes=INDEXES,
-        handlers=handlers,
+        handlers_of=handlers,
         workers=lambda stores: [functools.partial(purge_sessions_forever, stores)])
 
 

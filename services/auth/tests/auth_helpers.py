@@ -1,25 +1,23 @@
 """Test helpers: a loopback identity provider (Supabase-style HS256, Google-style RS256 + JWKS),
-an auth app driven in-process, and a clock the tests can move forward."""
+an auth app driven in-process, and a clock the tests can move forward (ds_common's test kit)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import jwt
-from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric import rsa
 from ds_auth.main import api_app
 from ds_auth.settings import Settings
 from ds_common.testing.infra import Endpoints
+from ds_common.testing.kit import MovableClock, in_process
+from ds_common.testing.loopback import LoopbackServer, serving
 from fastapi import FastAPI
 from jwt.algorithms import RSAAlgorithm
 from pydantic import SecretStr
@@ -35,7 +33,7 @@ class IdentityProvider:
         self.hs_secret = uuid.uuid4().hex + uuid.uuid4().hex
         self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "google-test-" + uuid.uuid4().hex[:6]
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         self.url = ""
 
     def supabase(self, email: str, *, name: str = "Test Learner", avatar: str = "https://a.example/p.png",
@@ -59,42 +57,15 @@ class IdentityProvider:
         return jwt.encode(claims, self.rsa, algorithm="RS256", headers={"kid": self.kid})
 
     def serve(self) -> str:
+        """Publish the Google-style public key as a JWKS on loopback; its URL."""
         jwk = {**json.loads(RSAAlgorithm.to_jwk(self.rsa.public_key())), "kid": self.kid, "alg": "RS256", "use": "sig"}
-        body = json.dumps({"keys": [jwk]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/certs"
+        self._server = LoopbackServer(serving({"keys": [jwk]}), "/certs")
+        self.url = self._server.url
         return self.url
 
     def close(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-
-class MovableClock:
-    """Real time plus an offset the test can advance (Redis TTLs keep running on real time)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, delta: timedelta) -> None:
-        self.offset += delta
+            self._server.close()
 
 
 def letters_only(prefix: str) -> str:
@@ -120,8 +91,7 @@ def make_settings(endpoints: Endpoints, idp: IdentityProvider, db_name: str, **o
 async def running_api(settings: Settings, clock: MovableClock | None = None,
                       client_ip: str = "127.0.0.1") -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
     app = api_app(settings, clock=clock)
-    transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
-    async with LifespanManager(app), httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
+    async with in_process(app, base_url="http://auth", client_ip=client_ip) as client:
         yield client, app
 
 

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 import pytest_asyncio
-from auth_helpers import IdentityProvider, MovableClock, letters_only, make_settings, running_api
+from auth_helpers import IdentityProvider, letters_only, make_settings, running_api
 from ds_auth.settings import Settings
 from ds_common.testing.infra import Endpoints
+from ds_common.testing.kit import MovableClock
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 

@@ -4,15 +4,12 @@ service within 2 s, and plan.changed mirrored into the user object (newest seque
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from asgi_lifespan import LifespanManager
 from auth_helpers import IdentityProvider, bearer, letters_only, sign_in, unique_email
 from ds_auth.main import consumer_app, relay_app
 from ds_auth.messaging.handlers import handlers
@@ -21,6 +18,7 @@ from ds_common import service
 from ds_common.auth import JwksCache, SessionRevocations, TokenVerifier
 from ds_common.errors import Unauthorized
 from ds_common.events.consumer import Batched, Delivery
+from ds_common.events.consumer import handlers as by_topic
 from ds_common.events.contracts import Entitlement, PlanChanged, PracticeRecorded
 from ds_common.events.envelope import Envelope, new_event
 from ds_common.events.kafka import KafkaPublisher, ensure_topics
@@ -29,6 +27,7 @@ from ds_common.redis import KeySpace
 from ds_common.settings import ServiceSettings
 from ds_common.testing.infra import Endpoints
 from ds_common.testing.kafka import start_group_at_end
+from ds_common.testing.kit import eventually, in_process
 from fastapi import FastAPI
 
 pytestmark = pytest.mark.integration
@@ -38,12 +37,6 @@ TOPICS = ["user.registered", "user.updated", "session.revoked", "plan.changed", 
 @pytest.fixture(scope="module", autouse=True)
 async def topics(endpoints: Endpoints) -> None:
     await ensure_topics(endpoints.kafka_bootstrap, TOPICS)
-
-
-@contextlib.asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
-        yield app
 
 
 async def events_for(bootstrap: str, topic: str, key: str) -> list[Envelope]:
@@ -70,17 +63,19 @@ async def events_for(bootstrap: str, topic: str, key: str) -> list[Envelope]:
 
 async def drained(app: FastAPI, timeout: float = 30) -> None:
     db = app.state.stores.db
-    deadline = time.monotonic() + timeout
-    while await db.users.count_documents({PENDING: True}) or await db.sessions.count_documents({PENDING: True}):
-        assert time.monotonic() < deadline, "outbox not drained"
-        await asyncio.sleep(0.1)
+
+    async def empty() -> bool:
+        return not (await db.users.count_documents({PENDING: True})
+                    or await db.sessions.count_documents({PENDING: True}))
+
+    await eventually(empty, within_s=timeout, interval=0.1, what="outbox drained")
 
 
 async def test_registered_once_and_updated_through_the_relay(
         client: httpx.AsyncClient, app: FastAPI, settings: Settings, idp: IdentityProvider,
         endpoints: Endpoints) -> None:
     email = unique_email("evt")
-    async with running(relay_app(settings)):
+    async with in_process(relay_app(settings)):
         replies = await asyncio.gather(*(client.post("/auth/login", headers={"X-Identity-Token": idp.supabase(
             email, name="Eve")}) for _ in range(6)))
         user_id = replies[0].json()["user"]["user_id"]
@@ -100,7 +95,7 @@ async def test_logout_is_refused_by_another_service_within_two_seconds(
     other = ServiceSettings(service_name=letters_only("othersvc"), mongo_url=endpoints.mongo_url,
                             mongo_db=letters_only("othersvc"), redis_url=endpoints.redis_url,
                             kafka_bootstrap=endpoints.kafka_bootstrap)
-    other_consumer = service.consumer_app(other, group=other.service_name, handlers=lambda stores: {})
+    other_consumer = service.consumer_app(other, group=other.service_name, handlers_of=lambda stores: {})
     jwks_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://auth")
     verifier = TokenVerifier(JwksCache("http://auth/.well-known/jwks.json", http=jwks_http),
                              issuer="dictation-studio", audience="dictation-studio",
@@ -121,7 +116,7 @@ async def test_logout_is_refused_by_another_service_within_two_seconds(
         raise AssertionError("session.revoked never reached the other service")
 
     try:
-        async with running(relay_app(settings)), running(other_consumer):
+        async with in_process(relay_app(settings)), in_process(other_consumer):
             await refused_after_logout(timeout=60)  # warm-up: consumer group join, producer start
             assert await refused_after_logout(timeout=10) < 2.0
     finally:
@@ -133,19 +128,17 @@ async def publish_plan(bootstrap: str, user_id: str, sequence: int, entitlement:
     publisher = KafkaPublisher(bootstrap, client_id="auth-test-billing")
     try:
         await publisher.publish([new_event(PlanChanged(user_id=user_id, entitlement=entitlement, source="code"),
-                                           key=user_id, sequence=sequence, producer="billing")])
+                                           key=user_id, sequence=sequence)])
     finally:
         await publisher.close()
 
 
 async def wait_for_plan(client: httpx.AsyncClient, email: str, token: str, name: str) -> dict:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    async def plan_named() -> dict | None:
         plan = (await client.get(f"/auth/userinfo/{email}", headers=bearer(token))).json()["plan"]
-        if plan["name"] == name:
-            return plan
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"plan never became {name}")
+        return plan if plan["name"] == name else None
+
+    return await eventually(plan_named, within_s=60, interval=0.1, what=f"plan became {name}")
 
 
 async def test_plan_changed_is_mirrored_newest_first_and_expires_at_read_time(
@@ -158,7 +151,7 @@ async def test_plan_changed_is_mirrored_newest_first_and_expires_at_read_time(
     later = datetime.now(UTC) + timedelta(days=30)
     await start_group_at_end(endpoints.kafka_bootstrap, settings.service_name,
                              ["plan.changed", "session.revoked", "practice.recorded"])
-    async with running(consumer_app(settings)):
+    async with in_process(consumer_app(settings)):
         await publish_plan(endpoints.kafka_bootstrap, user_id, 2,
                            Entitlement(plan="Pro", expires_at=later, is_recurring=True, next_payment_at=later))
         plan = await wait_for_plan(client, email, token, "Pro")
@@ -171,12 +164,9 @@ async def test_plan_changed_is_mirrored_newest_first_and_expires_at_read_time(
         stored = await app.state.stores.db.plans.find_one({"_id": user_id})
         assert stored["_seq"] == 3 and stored["entitlement"]["plan"] == "Basic"
     # No event says "expired": the user object turns Free once expires_at is past.
-    app.state.auth.clock.advance(timedelta(hours=2))
-    try:
+    with app.state.ctx.clock.moved(timedelta(hours=2)):
         expired = (await client.get(f"/auth/userinfo/{email}", headers=bearer(token))).json()["plan"]
         assert expired == {"name": "Free", "expireTime": None, "isRecurring": False, "status": "active"}
-    finally:
-        app.state.auth.clock.advance(-timedelta(hours=2))
 
 
 async def test_the_admin_user_table_shows_each_learners_latest_typed_practice(
@@ -187,7 +177,7 @@ async def test_the_admin_user_table_shows_each_learners_latest_typed_practice(
     idle = await sign_in(client, idp, unique_email("idle"))
     user_id = learner.json()["user"]["user_id"]
     admin = await sign_in(client, idp, unique_email("boss"))
-    await app.state.auth.users.update(admin.json()["user"]["user_id"], {"role": "Admin"})
+    await app.state.ctx.users.update(admin.json()["user"]["user_id"], {"role": "Admin"})
     admin_token = (await sign_in(client, idp, admin.json()["user"]["email"])).headers["x-ds-access-token"]
     t0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 
@@ -195,9 +185,9 @@ async def test_the_admin_user_table_shows_each_learners_latest_typed_practice(
         data = PracticeRecorded(user_id=user_id, channel_id="ch", video_id=video, duration_s=30,
                                 recorded_at=t0 + timedelta(seconds=offset_s), completion=12.5,
                                 last_input_index=3, last_input=text)
-        return Delivery(new_event(data, key=user_id, sequence=offset_s, producer="progress"), 0, offset)
+        return Delivery(new_event(data, key=user_id, sequence=offset_s), 0, offset)
 
-    record = handlers(app.state.stores)["practice.recorded"]
+    record = by_topic(handlers(app.state.stores))["practice.recorded"]
     assert isinstance(record, Batched)
     await record.handle([practice(60, "v2", "the newest sentence", 2), practice(30, "v1", "older", 1),
                          practice(90, "v3", "", 3)])  # a save without text is not activity

@@ -1,4 +1,4 @@
-"""Feedback (§4.6): multipart with limits, UUID ids, owner-only reads, admin list and reply."""
+"""Feedback: multipart with limits, UUID ids, owner-only reads, admin list and reply."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ async def learner(client: httpx.AsyncClient, idp: IdentityProvider) -> tuple[str
 async def admin(client: httpx.AsyncClient, app: FastAPI, idp: IdentityProvider) -> str:
     email = unique_email("admin")
     user_id = (await sign_in(client, idp, email, name="The Admin")).json()["user"]["user_id"]
-    await app.state.auth.users.update(user_id, {"role": "Admin"})
+    await app.state.ctx.users.update(user_id, {"role": "Admin"})
     return (await sign_in(client, idp, email, name="The Admin")).headers["x-ds-access-token"]
 
 

@@ -10,12 +10,13 @@ from datetime import timedelta
 import httpx
 import jwt
 import pytest
-from auth_helpers import IdentityProvider, MovableClock, bearer, running_api, sign_in, unique_email
+from auth_helpers import IdentityProvider, bearer, running_api, sign_in, unique_email
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ds_auth.adapters.keys import private_pem
 from ds_auth.adapters.sessions import purge_expired_sessions
 from ds_auth.settings import Settings
 from ds_common.events.outbox import OUTBOX
+from ds_common.testing.kit import MovableClock, eventually
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -81,16 +82,13 @@ async def test_five_concurrent_refreshes_agree_and_a_replayed_old_token_revokes_
     access = adopted.headers["x-ds-access-token"]
     assert (await userinfo(client, access, email)).status_code == 200  # session alive
 
-    clock.advance(timedelta(seconds=app.state.settings.refresh_grace_s + 1))
-    try:
+    with clock.moved(timedelta(seconds=app.state.settings.refresh_grace_s + 1)):
         replay = await client.post("/auth/refresh-token", headers=bearer(token))  # someone else's old copy
         assert replay.status_code == 401 and "reuse" in replay.json()["error"]
         # The whole session is gone: its newest token and its access tokens are refused.
         assert (await client.post("/auth/refresh-token",
                                   headers=bearer(adopted.headers["x-ds-refresh-token"]))).status_code == 401
         assert (await userinfo(client, access, email)).status_code == 401
-    finally:
-        clock.advance(-timedelta(seconds=app.state.settings.refresh_grace_s + 1))
     doc = await app.state.stores.db.sessions.find_one({"_id": token.split(".")[1]})
     assert doc["revoked_reason"] == "refresh_reuse"
     assert [e["data"]["reason"] for e in doc[OUTBOX] if e["type"] == "session.revoked"] == ["refresh_reuse"]
@@ -148,11 +146,10 @@ async def test_logout_revokes_the_session_at_once_and_queues_session_revoked(
 async def test_a_session_lost_by_redis_comes_back_from_its_mongo_checkpoint(
         client: httpx.AsyncClient, app: FastAPI, clock: MovableClock, idp: IdentityProvider) -> None:
     signed = await sign_in(client, idp, unique_email())
-    ctx = app.state.auth
+    ctx = app.state.ctx
     await ctx.sessions.flush()  # other tests' sessions
     sid = signed.headers["x-ds-refresh-token"].split(".")[1]
-    clock.advance(timedelta(seconds=ctx.settings.checkpoint_every_s + 1))  # the UI refreshes ~hourly
-    try:
+    with clock.moved(timedelta(seconds=ctx.settings.checkpoint_every_s + 1)):  # the UI refreshes ~hourly
         r = await client.post("/auth/refresh-token", headers=bearer(signed.headers["x-ds-refresh-token"]))
         current = r.headers["x-ds-refresh-token"]
         # An immediate second rotation is not checkpointed (one per session per interval).
@@ -168,19 +165,14 @@ async def test_a_session_lost_by_redis_comes_back_from_its_mongo_checkpoint(
         await app.state.stores.redis.delete(ctx.sessions._key(sid))
         lost = await client.post("/auth/refresh-token", headers=bearer(restored.headers["x-ds-refresh-token"]))
         assert lost.status_code == 401
-    finally:
-        clock.advance(-timedelta(seconds=ctx.settings.checkpoint_every_s + 1))
 
 
 async def test_refresh_token_expires(client: httpx.AsyncClient, app: FastAPI, clock: MovableClock,
                                      idp: IdentityProvider) -> None:
     signed = await sign_in(client, idp, unique_email())
-    clock.advance(timedelta(seconds=app.state.settings.refresh_token_ttl_s + 5))
-    try:
+    with clock.moved(timedelta(seconds=app.state.settings.refresh_token_ttl_s + 5)):
         r = await client.post("/auth/refresh-token", headers=bearer(signed.headers["x-ds-refresh-token"]))
         assert r.status_code == 401 and r.json() == {"error": "Refresh token has expired"}
-    finally:
-        clock.advance(-timedelta(seconds=app.state.settings.refresh_token_ttl_s + 5))
 
 
 @pytest.mark.parametrize("case", ["expired", "wrong_audience", "alg_none", "forged", "wrong_type", "hs256"])
@@ -189,7 +181,7 @@ async def test_bad_access_tokens_are_401(client: httpx.AsyncClient, app: FastAPI
     email = unique_email()
     signed = await sign_in(client, idp, email)
     good = jwt.decode(signed.headers["x-ds-access-token"], options={"verify_signature": False})
-    keyring = app.state.auth.keyring
+    keyring = app.state.ctx.keyring
     now = int(time.time())
     claims = {**good, "jti": uuid.uuid4().hex}
     kid = {"kid": keyring.signing.kid}
@@ -229,11 +221,11 @@ async def test_idle_and_expired_sessions_are_purged(client: httpx.AsyncClient, a
     signed = await sign_in(client, idp, unique_email())
     sid = signed.headers["x-ds-refresh-token"].split(".")[1]
     db = app.state.stores.db
-    later = app.state.auth.clock.now() + timedelta(seconds=app.state.settings.refresh_token_ttl_s + 60)
+    later = app.state.ctx.clock.now() + timedelta(seconds=app.state.settings.refresh_token_ttl_s + 60)
     assert await purge_expired_sessions(db, later) >= 1
     assert await db.sessions.find_one({"_id": sid}) is None
     fresh = await sign_in(client, idp, unique_email())
-    await purge_expired_sessions(db, app.state.auth.clock.now())
+    await purge_expired_sessions(db, app.state.ctx.clock.now())
     assert await db.sessions.find_one({"_id": fresh.headers["x-ds-refresh-token"].split(".")[1]}) is not None
 
 
@@ -241,10 +233,8 @@ async def test_auth_checks_tokens_against_its_followed_revocation_table(
         client: httpx.AsyncClient, app: FastAPI, idp: IdentityProvider) -> None:
     """Auth verifies with its own keys, but through the revocation table its API process follows:
     no Redis round trip per request, and its own logouts apply at once."""
-    deadline = time.monotonic() + 3
-    while not app.state.verifier.revocations.current:
-        assert time.monotonic() < deadline, "the revocation table became current"
-        await asyncio.sleep(0.05)
+    await eventually(lambda: app.state.verifier.revocations.current, within_s=3,
+                     what="the revocation table became current")
     email = unique_email()
     access = (await sign_in(client, idp, email)).headers["x-ds-access-token"]
     assert (await userinfo(client, access, email)).status_code == 200

@@ -16,7 +16,7 @@ async def make_admin(client: httpx.AsyncClient, app: FastAPI, idp: IdentityProvi
     """An admin's (email, access token): promoted in the store, then signed in again."""
     email = unique_email("admin")
     user_id = (await sign_in(client, idp, email)).json()["user"]["user_id"]
-    await app.state.auth.users.update(user_id, {"role": "Admin"})
+    await app.state.ctx.users.update(user_id, {"role": "Admin"})
     return email, (await sign_in(client, idp, email)).headers["x-ds-access-token"]
 
 
@@ -200,7 +200,7 @@ async def test_bootstrap_admins_need_a_proven_mailbox(settings: Settings, idp: I
     proven, squatted = unique_email("boss"), unique_email("boss")
     bootstrap = settings.model_copy(update={"admin_emails": [proven.upper(), squatted]})
     async with running_api(bootstrap) as (client, app):
-        app.state.auth.users.bootstrap_needs_proof = True  # as in production (dev seeds its admin by password)
+        app.state.ctx.users.bootstrap_needs_proof = True  # as in production (dev seeds its admin by password)
         assert (await sign_in(client, idp, proven)).json()["user"]["role"] == "Admin"
         registered = await client.post("/auth/register", json={"username": "x", "email": squatted,
                                                                "password": "i-am-the-boss-now"})

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from ds_common.events.consumer import Delivery
 from ds_common.events.contracts import PracticeRecorded
 from ds_common.mongo import Document, DuplicateKeyError
 from pymongo.asynchronous.database import AsyncDatabase
@@ -23,14 +22,9 @@ class ActivityStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.collection = db[ACTIVITY]
 
-    async def record_many(self, deliveries: Sequence[Delivery]) -> None:
-        """Keep each learner's newest typed practice of the batch (one write per learner)."""
-        latest: dict[str, PracticeRecorded] = {}
-        for delivery in deliveries:
-            data = PracticeRecorded.model_validate(delivery.event.data)
-            kept = latest.get(data.user_id)
-            if data.last_input and (kept is None or data.recorded_at > kept.recorded_at):
-                latest[data.user_id] = data
+    async def keep_latest(self, latest: Mapping[str, PracticeRecorded]) -> None:
+        """Store each learner's practice unless a newer one is stored (one write per learner;
+        domain.users.latest_typed_practice picks them from a batch)."""
         for user_id, data in latest.items():
             newer = {"$or": [{"at": {"$lt": data.recorded_at}}, {"at": {"$exists": False}}]}
             with contextlib.suppress(DuplicateKeyError):  # the stored practice is newer

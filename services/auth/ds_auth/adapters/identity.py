@@ -50,7 +50,8 @@ class Provider:
             verified = claims.get("email_verified") in (True, "true")
             name, avatar = claims.get("name"), claims.get("picture")
         else:  # Supabase keeps the provider's profile in user_metadata
-            meta = claims.get("user_metadata") if isinstance(claims.get("user_metadata"), dict) else {}
+            found = claims.get("user_metadata")
+            meta: dict[str, Any] = found if isinstance(found, dict) else {}
             verified = meta.get("email_verified") is True or claims.get("email_verified") is True
             if claims.get("is_anonymous") is True:
                 verified = False

@@ -33,3 +33,16 @@ async def verify_password(stored_hash: str | None, password: str) -> bool:
 
 def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
+
+
+class Argon2Passwords:
+    """The password functions above as one collaborator of the use cases (tests give a cheaper one)."""
+
+    async def hash(self, password: str) -> str:
+        return await hash_password(password)
+
+    async def verify(self, stored_hash: str | None, password: str) -> bool:
+        return await verify_password(stored_hash, password)
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return needs_rehash(stored_hash)

@@ -20,9 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from ds_common.auth import SessionRevocations
 from ds_common.clock import Clock, from_ms, to_ms
@@ -37,11 +36,10 @@ from redis.asyncio import Redis
 
 from ds_auth.adapters.users import user_copies
 from ds_auth.domain import tokens
-from ds_auth.domain.tokens import RefreshToken
+from ds_auth.domain.tokens import Refreshed, RefreshToken, RevokeReason
 
 logger = logging.getLogger("ds.auth.sessions")
 
-RevokeReason = Literal["logout", "refresh_reuse", "admin"]
 RETIRED_KEPT = 8  # older tokens recognised as reuse (anything else is just an invalid token)
 
 # Rotation on adoption. The answer to a refresh is always the successor of the presented token
@@ -105,14 +103,6 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 """
-
-
-@dataclass(frozen=True)
-class Refreshed:
-    outcome: str  # current | rotated | grace | reuse | revoked | expired | invalid | missing
-    user_id: str | None = None
-    token: RefreshToken | None = None  # the token the client must use next
-    cached_user: bytes | None = None  # the user cache entry, when Redis had it
 
 
 class SessionStore:
@@ -200,7 +190,7 @@ class SessionStore:
         until = now + timedelta(seconds=self.access_ttl_s)
         event = new_event(SessionRevoked(session_id=session_id, user_id=user_id, reason=reason,
                                          access_expires_at=until),
-                          key=user_id, sequence=to_ms(now), producer="auth")
+                          key=user_id, sequence=to_ms(now))
         result = await self.db.sessions.update_one(
             {"_id": session_id, "revoked_at": None},
             with_events({"$set": {"revoked_at": now, "revoked_reason": reason}}, event))

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from ds_common.cache import DocumentCache
-from ds_common.clock import Clock, to_ms
+from ds_common.clock import Clock
 from ds_common.errors import NotFound
 from ds_common.events.consumer import apply_once_by_sequence
 from ds_common.events.contracts import UserRegistered, UserUpdated
@@ -32,7 +32,6 @@ from ds_auth.adapters.activity import ActivityStore
 from ds_auth.domain.users import dictation_progress, new_user_document, new_user_id, profile_fields, user_object
 
 CACHE_TTL_S = 60
-PRODUCER = "auth"
 
 INDEXES = [
     IndexSpec("users", asc("email"), unique=True),
@@ -85,7 +84,7 @@ class UserStore:
         entry = self.copies.decode(cached) if cached else await self.cached(user_id)
         if entry is None:
             raise NotFound("User not found")
-        return user_object(entry["p"], entry["e"], to_ms(self.clock.now()))
+        return user_object(entry["p"], entry["e"], self.clock.now())
 
     async def user_object_by_email(self, email: str) -> dict[str, Any]:
         user_id = await self.id_for_email(email)
@@ -104,8 +103,8 @@ class UserStore:
         ids = [d["_id"] for d in docs]
         plans = {p["_id"]: p.get("entitlement") for p in await self.db.plans.find({"_id": {"$in": ids}}).to_list()}
         activity = await ActivityStore(self.db).of_users(ids)
-        now_ms = to_ms(self.clock.now())
-        return [{**user_object(profile_fields(d), plans.get(d["_id"]), now_ms),
+        now = self.clock.now()
+        return [{**user_object(profile_fields(d), plans.get(d["_id"]), now),
                  "dictation_progress": dictation_progress(activity.get(d["_id"]))} for d in docs]
 
     # --- writes -----------------------------------------------------------------------------------
@@ -137,7 +136,7 @@ class UserStore:
         role = role or ("Admin" if proven and email in self.admin_emails else "User")
         doc = new_user_document(user_id, email, username, avatar, now, role)
         event = new_event(UserRegistered(user_id=user_id, email=email, username=doc["username"], avatar=avatar,
-                                         role=role, created_at=now), key=user_id, sequence=1, producer=PRODUCER)
+                                         role=role, created_at=now), key=user_id, sequence=1)
         try:
             await self.db.users.insert_one(document_with_events(doc, event))
             await self._nudge(user_id)
@@ -168,7 +167,7 @@ class UserStore:
                 event = new_event(UserUpdated(user_id=user_id, email=after["email"], username=after["username"],
                                               avatar=after.get("avatar", ""), role=after.get("role", "User"),
                                               language=after.get("language", "en")),
-                                  key=user_id, sequence=version, producer=PRODUCER)
+                                  key=user_id, sequence=version)
                 update = with_events(update, event)
             result = await self.db.users.update_one({"_id": user_id, "version": doc.get("version", 1)}, update)
             if result.matched_count:
@@ -211,7 +210,7 @@ class UserStore:
 
 
 def _apply_dotted(doc: Document, changes: dict[str, Any]) -> Document:
-    out = orjson.loads(orjson.dumps({k: v for k, v in doc.items() if not isinstance(v, datetime)}))
+    out: Document = orjson.loads(orjson.dumps({k: v for k, v in doc.items() if not isinstance(v, datetime)}))
     out.update({k: v for k, v in doc.items() if isinstance(v, datetime)})
     for path, value in changes.items():
         target = out

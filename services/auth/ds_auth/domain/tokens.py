@@ -15,10 +15,13 @@ import hmac
 import os
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 PREFIX = "rt1"
 _SID = re.compile(r"^[0-9a-f]{32}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+RevokeReason = Literal["logout", "refresh_reuse", "admin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,16 @@ class RefreshToken:
     def successor(self, key: bytes) -> RefreshToken:
         digest = hmac.new(key, self.secret.encode(), hashlib.sha256).digest()
         return RefreshToken(self.session_id, _b64(digest))
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """The outcome of one refresh (adapters/sessions.py runs the rotation)."""
+
+    outcome: str  # current | rotated | grace | reuse | revoked | expired | invalid | missing
+    user_id: str | None = None
+    token: RefreshToken | None = None  # the token the client must use next
+    cached_user: bytes | None = None  # the user cache entry, when Redis had it
 
 
 def new_session_id() -> str:
@@ -59,3 +72,15 @@ def hash_secret(secret: str) -> str:
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+# What a refused refresh answers (401), by the outcome of the rotation (adapters/sessions.py).
+_REFUSALS = {
+    "reuse": "Refresh token reuse detected; the session has been revoked",
+    "revoked": "Session has been revoked",
+    "expired": "Refresh token has expired",
+}
+
+
+def refusal(outcome: str) -> str:
+    return _REFUSALS.get(outcome, "Invalid refresh token")

@@ -1,7 +1,8 @@
-"""Users: ids, e-mail normalisation, defaults, preferences, and the legacy User object (§3.7).
+"""Users: ids, e-mail normalisation, defaults, preferences, and the legacy User object.
 
 Pure rules, no I/O. The plan shown in the User object is billing's entitlement mirrored from
-`plan.changed`; whether it has expired is decided here, at read time (legacy W13).
+`plan.changed`; whether it is still paid is decided at read time (legacy W13) by the one rule of
+plans every service shares, `Entitlement.paid_until`.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
 from ds_common.clock import to_ms
-from ds_common.errors import BadRequest
-from ds_common.events.contracts import Entitlement
+from ds_common.errors import DomainError
+from ds_common.events.contracts import Entitlement, PracticeRecorded
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["User", "Admin"]
@@ -27,20 +29,42 @@ MAX_NAME = 200
 MAX_AVATAR = 2048
 
 
+class InvalidEmail(DomainError):
+    """Not an e-mail address (answered 400)."""
+
+    def __init__(self) -> None:
+        super().__init__("Invalid email address")
+
+
+class NothingToUpdate(DomainError):
+    """A preferences update that names nothing to change (answered 400)."""
+
+    def __init__(self) -> None:
+        super().__init__("Nothing to update: send dictation_config and/or language")
+
+
 def new_user_id() -> str:
     """Time-ordered ids (ms prefix + randomness), so `_id` order is sign-up order for paging."""
     return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
 
 
 def normalize_email(raw: str) -> str:
+    """One spelling per mailbox (case and surrounding blanks do not make new accounts, legacy W27)."""
     email = raw.strip().lower()
     if not _EMAIL.match(email) or len(email) > 254:
-        raise BadRequest("Invalid email address")
+        raise InvalidEmail()
     return email
 
 
 def clean_profile_text(value: str | None, limit: int) -> str:
     return (value or "").strip()[:limit]
+
+
+def profile_refresh(doc: dict[str, Any], name: str, avatar: str) -> dict[str, Any]:
+    """What a provider sign-in changes in a known user: the name and avatar its verified claims
+    carry, when present and different (an empty claim never blanks the stored one)."""
+    return {field: value for field, value in (("username", name), ("avatar", avatar))
+            if value and value != doc.get(field)}
 
 
 class Shortcuts(BaseModel):
@@ -70,7 +94,8 @@ class ConfigUpdate(BaseModel):
     language: Language | None = None
 
     def mongo_set(self) -> dict[str, Any]:
-        """Dotted `$set` paths: a partial, atomic update (no read-modify-write, legacy W19)."""
+        """Dotted `$set` paths: a partial, atomic update (no read-modify-write, legacy W19).
+        NothingToUpdate when the update names no field."""
         changes: dict[str, Any] = {}
         if self.language is not None:
             changes["language"] = self.language
@@ -82,6 +107,8 @@ class ConfigUpdate(BaseModel):
             if dc.shortcuts is not None:
                 for name, value in dc.shortcuts.model_dump(exclude_none=True).items():
                     changes[f"dictation_config.shortcuts.{name}"] = value
+        if not changes:
+            raise NothingToUpdate()
         return changes
 
 
@@ -92,7 +119,7 @@ def default_dictation_config() -> dict[str, Any]:
 
 def new_user_document(user_id: str, email: str, username: str, avatar: str, now: datetime,
                       role: str = "User") -> dict[str, Any]:
-    """A new user with the legacy defaults (§5.7). `version` is the sequence of its events."""
+    """A new user with the legacy defaults. `version` is the sequence of its events."""
     return {
         "_id": user_id, "email": email, "username": username or email.split("@")[0], "avatar": avatar,
         "role": role, "language": "en", "dictation_config": default_dictation_config(),
@@ -103,15 +130,15 @@ def new_user_document(user_id: str, email: str, username: str, avatar: str, now:
 FREE_PLAN: dict[str, Any] = {"name": "Free", "expireTime": None, "isRecurring": False, "status": "active"}
 
 
-def plan_view(entitlement: dict[str, Any] | None, now_ms: int) -> dict[str, Any]:
-    """The legacy Plan object from the mirrored entitlement, with expiry evaluated now."""
+def plan_view(entitlement: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    """The legacy Plan object from the mirrored entitlement: Free unless it is paid `now`."""
     if not entitlement:
         return dict(FREE_PLAN)
     ent = Entitlement.model_validate(entitlement)
-    expires_ms = to_ms(ent.expires_at) if ent.expires_at else None
-    if ent.plan == "Free" or ent.status == "expired" or (expires_ms is not None and expires_ms <= now_ms):
+    if not ent.is_paid(now):
         return dict(FREE_PLAN)
-    plan: dict[str, Any] = {"name": ent.plan, "expireTime": expires_ms, "isRecurring": ent.is_recurring,
+    plan: dict[str, Any] = {"name": ent.plan, "expireTime": to_ms(ent.expires_at) if ent.expires_at else None,
+                            "isRecurring": ent.is_recurring,
                             "status": "cancelled" if ent.status == "cancelled" or ent.cancel_at_period_end
                             else "active"}
     if ent.next_payment_at is not None:
@@ -129,9 +156,9 @@ def profile_fields(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def user_object(profile: dict[str, Any], entitlement: dict[str, Any] | None, now_ms: int) -> dict[str, Any]:
+def user_object(profile: dict[str, Any], entitlement: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
     """The legacy User object: typed fields (no JSON-decoding quirks, legacy W25) plus the plan."""
-    return {**profile, "plan": plan_view(entitlement, now_ms)}
+    return {**profile, "plan": plan_view(entitlement, now)}
 
 
 def dictation_progress(activity: dict[str, Any] | None) -> dict[str, Any]:
@@ -143,3 +170,13 @@ def dictation_progress(activity: dict[str, Any] | None) -> dict[str, Any]:
     return {f"{activity['channel_id']}:{activity['video_id']}": {
         "userInput": {str(activity["index"]): activity["input"]}, "currentTime": to_ms(activity["at"]),
         "overallCompletion": activity["completion"]}}
+
+
+def latest_typed_practice(practices: Iterable[PracticeRecorded]) -> dict[str, PracticeRecorded]:
+    """Each learner's newest practice that carries typed text (a save without text is not activity)."""
+    latest: dict[str, PracticeRecorded] = {}
+    for practice in practices:
+        kept = latest.get(practice.user_id)
+        if practice.last_input and (kept is None or practice.recorded_at > kept.recorded_at):
+            latest[practice.user_id] = practice
+    return latest

@@ -1,0 +1,59 @@
+"""What auth's routes share: the Context of one API process (on `app.state.ctx`), its dependency
+`Ctx`, the domain errors' statuses (`ERRORS`), and request-level helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from ds_common.clock import Clock
+from ds_common.errors import AppError, BadRequest, DomainError
+from fastapi import Depends, Request
+
+from ds_auth.adapters.keys import KeyRing
+from ds_auth.adapters.sessions import SessionStore
+from ds_auth.adapters.users import UserStore
+from ds_auth.domain.feedback import InvalidFeedback
+from ds_auth.domain.users import InvalidEmail, NothingToUpdate
+from ds_auth.service.accounts import Accounts
+from ds_auth.service.feedback import Feedback
+from ds_auth.service.signin import SignIn
+from ds_auth.settings import Settings
+
+ACCESS_HEADER = "x-ds-access-token"
+REFRESH_HEADER = "x-ds-refresh-token"
+
+ERRORS: dict[type[DomainError], type[AppError]] = {
+    InvalidEmail: BadRequest,
+    NothingToUpdate: BadRequest,
+    InvalidFeedback: BadRequest,
+}
+
+
+@dataclass
+class Context:
+    settings: Settings
+    clock: Clock
+    keyring: KeyRing  # signs access tokens, publishes the JWKS
+    users: UserStore
+    sessions: SessionStore
+    signin: SignIn  # sign-in, registration, refresh, logout
+    accounts: Accounts  # user info, preferences, the admin's user list and roles
+    feedback: Feedback
+
+
+def context_of(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+async def _context(request: Request) -> Context:  # async: no threadpool hop per request
+    return context_of(request)
+
+
+Ctx = Annotated[Context, Depends(_context)]
+
+
+def client_ip(request: Request) -> str:
+    # uvicorn resolves X-Forwarded-For from trusted proxies (FORWARDED_ALLOW_IPS) into client.host.
+    return request.client.host if request.client else "unknown"
