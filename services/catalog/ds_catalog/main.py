@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
-from ds_common.clock import SystemClock
-from ds_common.events.consumer import Handler
+from ds_common.clock import Clock, SystemClock
+from ds_common.events.outbox import OutboxNudge
 from ds_common.redis import KeySpace, RateLimiter
 from ds_common.runtime import Stores
 from ds_common.service import api_stores
@@ -21,8 +21,13 @@ from ds_catalog.adapters.cache import ReadCache
 from ds_catalog.adapters.catalog_repo import CatalogRepo
 from ds_catalog.adapters.submissions_repo import SubmissionsRepo
 from ds_catalog.api import admin, channels, recommendations, reports, upload, videos
-from ds_catalog.api.deps import Ctx
-from ds_catalog.messaging.handlers import catalog_handlers
+from ds_catalog.api.deps import ERRORS, Context
+from ds_catalog.messaging.handlers import handlers
+from ds_catalog.service.analytics import Analytics
+from ds_catalog.service.channels import Channels
+from ds_catalog.service.submissions import Submissions
+from ds_catalog.service.uploads import Uploads
+from ds_catalog.service.videos import Videos
 from ds_catalog.settings import Settings
 
 INDEXES = [*catalog_repo.INDEXES, *submissions_repo.INDEXES]
@@ -31,32 +36,36 @@ CONSUMER_GROUP = "catalog"
 ROUTERS = [channels.router, upload.router, videos.router, admin.router, recommendations.router, reports.router]
 
 
+def context(settings: Settings, stores: Stores, nudge: OutboxNudge, clock: Clock) -> Context:
+    keys = KeySpace(SERVICE)
+    catalog, submissions = CatalogRepo(stores.db, nudge), SubmissionsRepo(stores.db)
+    cache = ReadCache(stores.redis, keys)
+    channel_cases = Channels(catalog, cache, clock, settings)
+    return Context(settings=settings, channels=channel_cases, videos=Videos(catalog, cache, clock, settings),
+                   uploads=Uploads(catalog, cache, clock),
+                   submissions=Submissions(submissions, catalog, channel_cases, RateLimiter(stores.redis, keys),
+                                           clock, settings),
+                   analytics=Analytics(catalog, submissions, clock, settings))
+
+
 def api_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with api_stores(settings, app, INDEXES) as stores:
-            keys = KeySpace(SERVICE)
-            app.state.ctx = Ctx(settings=settings, catalog=CatalogRepo(stores.db, app.state.nudge),
-                                submissions=SubmissionsRepo(stores.db), cache=ReadCache(stores.redis, keys),
-                                nudge=app.state.nudge, limiter=RateLimiter(stores.redis, keys), clock=SystemClock())
+            app.state.ctx = context(settings, stores, app.state.nudge, SystemClock())
             yield
 
-    return create_app(settings, title="catalog", routers=ROUTERS, lifespan=lifespan)
+    return create_app(settings, title="catalog", routers=ROUTERS, lifespan=lifespan, errors=ERRORS)
 
 
 def relay_app(settings: Settings | None = None) -> FastAPI:
     return common_relay_app(settings or Settings(), catalog_repo.RELAYED, INDEXES)
 
 
-def handlers_for(stores: Stores) -> Mapping[str, Handler]:
-    return catalog_handlers(CatalogRepo(stores.db), SubmissionsRepo(stores.db),
-                            ReadCache(stores.redis, KeySpace(SERVICE)))
-
-
 def consumer_app(settings: Settings | None = None, *, group: str = CONSUMER_GROUP) -> FastAPI:
-    return common_consumer_app(settings or Settings(), group=group, handlers=handlers_for, indexes=INDEXES)
+    return common_consumer_app(settings or Settings(), group=group, handlers_of=handlers, indexes=INDEXES)
 
 
 PROCESSES = {"api": api_app, "relay": relay_app, "consumer": consumer_app}

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from asgi_lifespan import LifespanManager
 from ds_catalog.main import api_app
 from ds_catalog.settings import Settings
 from ds_common.testing.infra import Endpoints
 from ds_common.testing.jwks import TestIssuer
+from ds_common.testing.kit import in_process
 from pymongo import AsyncMongoClient
 
 
@@ -26,8 +26,7 @@ async def settings(endpoints: Endpoints, issuer: TestIssuer, mongo_client: Async
 
 @pytest_asyncio.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with LifespanManager(api_app(settings)) as manager, httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://catalog") as http:
+    async with in_process(api_app(settings), base_url="http://catalog") as http:
         yield http
 
 

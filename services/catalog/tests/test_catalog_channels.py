@@ -2,12 +2,12 @@
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from catalog_helpers import channel_body, make_channel, new_channel_id, upload_videos
 from ds_catalog.main import api_app
 from ds_catalog.settings import Settings
 from ds_common.events.outbox import OUTBOX, PENDING
 from ds_common.testing.jwks import TestIssuer
+from ds_common.testing.kit import in_process
 from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
@@ -113,16 +113,13 @@ async def test_channel_admin_routes_are_guarded(client: httpx.AsyncClient, learn
 async def test_a_write_in_one_worker_is_seen_by_another_at_once(
         settings: Settings, issuer: TestIssuer, admin: dict) -> None:
     """Two API workers (two app instances) share the Redis version keys of the read cache."""
-    async with LifespanManager(api_app(settings)) as one, LifespanManager(api_app(settings)) as two:
-        a = httpx.AsyncClient(transport=httpx.ASGITransport(app=one.app), base_url="http://a")
-        b = httpx.AsyncClient(transport=httpx.ASGITransport(app=two.app), base_url="http://b")
+    async with in_process(api_app(settings), base_url="http://a") as a, \
+            in_process(api_app(settings), base_url="http://b") as b:
         channel_id = await make_channel(a, admin)
         assert channel_id in {c["id"] for c in (await b.get("/service/channel")).json()}  # b caches the list
         await a.put(f"/service/channel/{channel_id}", json={"name": "Fresh name"}, headers=admin)
         names = {c["id"]: c["name"] for c in (await b.get("/service/channel")).json()}
         assert names[channel_id] == "Fresh name"
-        await a.aclose()
-        await b.aclose()
 
 
 async def test_every_channel_change_carries_channel_updated_in_the_same_write(

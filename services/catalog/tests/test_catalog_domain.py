@@ -1,4 +1,4 @@
-"""SRT parsing (legacy §5.8 rules, strict on unreadable input) and YouTube ids from links."""
+"""SRT parsing (the legacy rules, strict on unreadable input) and YouTube ids from links."""
 
 import pytest
 from ds_catalog.domain import srt

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
-from catalog_helpers import TopicTail, eventually, make_channel, srt_text, upload, upload_videos, video_item
+from catalog_helpers import make_channel, srt_text, upload, upload_videos, video_item
 from ds_catalog.adapters.catalog_repo import CatalogRepo
 from ds_catalog.adapters.submissions_repo import SubmissionsRepo
 from ds_catalog.main import consumer_app, relay_app
@@ -24,6 +24,7 @@ from ds_common.events.contracts import (
 from ds_common.events.envelope import Envelope, new_event
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.testing.kafka import start_group_at_end
+from ds_common.testing.kit import TopicTail, eventually
 from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
@@ -112,7 +113,7 @@ async def _outbox_empty(db, key: str) -> bool:
 
 
 def _event(data, key: str, sequence: int, **kwargs) -> Envelope:
-    return new_event(data, key=key, sequence=sequence, producer="transcripts", **kwargs)
+    return new_event(data, key=key, sequence=sequence, **kwargs)
 
 
 async def _item(client: httpx.AsyncClient, admin: dict, channel_id: str, vid: str) -> dict:
@@ -185,7 +186,7 @@ async def test_video_started_counts_popularity_once_per_event(
 
     def started(user: str) -> Envelope:
         return new_event(VideoStarted(user_id=user, channel_id=channel_id, video_id=popular, cycle_start=now,
-                                      cycle_end=now), key=user, sequence=1, producer="progress")
+                                      cycle_end=now), key=user, sequence=1)
 
     first = started("u1")
     await publisher.publish([first, first, started("u2")])  # a redelivery must not count twice
@@ -219,7 +220,7 @@ async def test_user_names_from_auth_events_label_error_reports(
     user_id = f"user-{uuid.uuid4().hex[:8]}"
     await publisher.publish([new_event(UserRegistered(user_id=user_id, email="zoe@example.com", username="Zoë",
                                                       created_at=datetime.now(UTC)),
-                                       key=user_id, sequence=1, producer="auth")])
+                                       key=user_id, sequence=1)])
     repo = SubmissionsRepo(mongo_client[settings.mongo_db])
     await eventually(lambda: repo.username_of(user_id))
     channel_id = await make_channel(client, admin)

@@ -1,1 +1,2 @@
-"""The catalog's HTTP routes, in the legacy shapes (legacy-api.md §4.2, §4.7, §4.8, §4.12)."""
+"""The catalog's HTTP routes, in the legacy shapes: channels, videos and their upload, channel
+recommendations, video error reports, admin analytics."""

@@ -1,1 +1,2 @@
-"""Catalog rules without I/O: SRT parsing, YouTube ids, the value sets the contract allows."""
+"""Catalog rules without I/O: SRT files, YouTube links, the channel and video aggregates, uploads,
+recommendations, analytics, and the value sets the contracts allow."""

@@ -1,4 +1,4 @@
-"""SubRip parsing with the legacy rules (legacy §5.8), strict about what it cannot read.
+"""SubRip parsing with the legacy rules, strict about what it cannot read.
 
 Blocks are separated by blank lines; a block's second line is `HH:MM:SS,mmm --> HH:MM:SS,mmm`;
 times become seconds rounded to 2 decimals; text lines are joined with spaces and whitespace is

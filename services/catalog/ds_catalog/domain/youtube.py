@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from ds_catalog.domain.values import ID_RE
+from ds_common.ids import is_youtube_id
 
 _YOUTUBE_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com",
                   "youtube-nocookie.com", "www.youtube-nocookie.com")
@@ -24,9 +24,8 @@ def video_id_from_link(link: str) -> str | None:
         candidate = segments[0] if segments else None
     elif host in _YOUTUBE_HOSTS:
         if segments[:1] == ["watch"]:
-            candidate = (parse_qs(parts.query).get("v") or [None])[0]
+            values = parse_qs(parts.query).get("v")
+            candidate = values[0] if values else None
         elif len(segments) >= 2 and segments[0] in _PATH_PREFIXES:
             candidate = segments[1]
-    if candidate and ID_RE.match(candidate):
-        return candidate
-    return None
+    return candidate if is_youtube_id(candidate) else None
