@@ -8,7 +8,7 @@ projections through the real `video.started` / `plan.changed` handlers (64 free 
 registered the video, 64 paid learners). progress is pointed at a closed port on purpose: a
 request that needed it would fail, so the figures are the service's own read path. Each scenario
 rotates through its learners' valid tokens with wrk (32 connections, 10 s) after a warm-up, and
-the figures go to bench/results/transcripts.json. Target (issue 4): >= 2,000 req/s, p99 <= 30 ms.
+the figures go to bench/results/transcripts.json. Target: >= 2,000 req/s, p99 <= 30 ms.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from ds_common.events.consumer import handlers as by_topic
 from ds_common.events.contracts import Entitlement, PlanChanged, VideoPublished, VideoStarted
 from ds_common.events.envelope import new_event
 from ds_common.runtime import open_stores
@@ -27,7 +28,8 @@ from ds_common.testing.bench import Request, fresh_service_env, service_process,
 from ds_common.testing.infra import free_port
 from ds_common.testing.jwks import TestIssuer
 from ds_transcripts.main import build_transcripts, default_fetcher
-from ds_transcripts.messaging.handlers import VideoHandlers, all_handlers
+from ds_transcripts.messaging.handlers import handlers
+from ds_transcripts.service.videos import VideoEvents
 from ds_transcripts.settings import Settings
 
 LINES, LEARNERS = 300, 64
@@ -50,19 +52,18 @@ async def seed(settings: Settings, free: list[str], paid: list[str]) -> None:
     now = datetime.now(UTC)
     async with open_stores(settings) as stores:
         fetcher = default_fetcher(settings)
-        videos = VideoHandlers(build_transcripts(settings, stores, fetcher), lambda c, v: None)
-        handlers = all_handlers(videos, stores.db)
+        on = by_topic(handlers(stores, VideoEvents(build_transcripts(settings, stores, fetcher), lambda c, v: None)))
         published = VideoPublished(channel_id=CHANNEL, video_id=VIDEO, title="Benchmark video", link="x",
                                    transcript_source="uploaded_srt", srt_text=srt(LINES))
-        await videos.published(new_event(published, key=f"{CHANNEL}:{VIDEO}", sequence=1, producer="bench"))
+        await on["video.published"](new_event(published, key=f"{CHANNEL}:{VIDEO}", sequence=1))
         for user in free:
             started = VideoStarted(user_id=user, channel_id=CHANNEL, video_id=VIDEO, cycle_start=now,
                                    cycle_end=now + timedelta(days=30))
-            await handlers["video.started"](new_event(started, key=user, sequence=1, producer="bench"))
+            await on["video.started"](new_event(started, key=user, sequence=1))
         for user in paid:
             plan = PlanChanged(user_id=user, entitlement=Entitlement(plan="Pro", expires_at=now + timedelta(days=90)),
                                source="code")
-            await handlers["plan.changed"](new_event(plan, key=user, sequence=1, producer="bench"))
+            await on["plan.changed"](new_event(plan, key=user, sequence=1))
         fetcher.close()
 
 

@@ -7,9 +7,9 @@ Settings (and, for tests, a Fetcher built on recorded responses).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 
-from ds_common.events.consumer import Handler
+from ds_common.events.consumer import Handlers
 from ds_common.redis import KeySpace, RateLimiter
 from ds_common.runtime import Stores, Worker
 from ds_common.service import api_stores, outbox_nudge
@@ -18,21 +18,24 @@ from ds_common.service import relay_app as make_relay
 from ds_common.web import create_app
 from fastapi import FastAPI
 
-from ds_transcripts.access import AccessControl
+from ds_transcripts.adapters.blocked import UpstreamBlock
 from ds_transcripts.adapters.cache import TranscriptCache
 from ds_transcripts.adapters.fetcher import Fetcher
 from ds_transcripts.adapters.progress import ProgressClient
+from ds_transcripts.adapters.projections import AccessProjections
 from ds_transcripts.adapters.singleflight import SingleFlight
 from ds_transcripts.adapters.store import INDEXES, TRANSCRIPTS, FilterStore, TranscriptStore
 from ds_transcripts.adapters.youtube import YouTubeTranscripts
 from ds_transcripts.adapters.ytdlp import YtDlpSubtitles
 from ds_transcripts.api import admin, public
-from ds_transcripts.api.context import Context
-from ds_transcripts.editing import Editor
-from ds_transcripts.messaging.handlers import VideoHandlers, all_handlers
+from ds_transcripts.api.deps import ERRORS, Context
+from ds_transcripts.messaging.handlers import handlers
 from ds_transcripts.messaging.prefetch import Prefetcher
+from ds_transcripts.service.access_control import AccessControl
+from ds_transcripts.service.editing import Editor
+from ds_transcripts.service.transcripts import Transcripts
+from ds_transcripts.service.videos import VideoEvents
 from ds_transcripts.settings import Settings
-from ds_transcripts.transcripts import Transcripts
 
 
 def default_fetcher(settings: Settings) -> Fetcher:
@@ -49,9 +52,9 @@ def build_transcripts(settings: Settings, stores: Stores, fetcher: Fetcher) -> T
                             local_ttl_s=settings.local_cache_ttl_s)
     flights = SingleFlight(stores.redis, keys, lock_ttl_s=settings.fetch_timeout_s + 10,
                            wait_s=settings.fetch_wait_s)
-    return Transcripts(TranscriptStore(stores.db), cache, fetcher, flights, stores.redis, keys,
-                       outbox_nudge(settings, stores), backoff_s=settings.blocked_backoff_s,
-                       backoff_max_s=settings.blocked_backoff_max_s)
+    store = TranscriptStore.on(stores.db, nudge=outbox_nudge(settings, stores))
+    return Transcripts(store, cache, fetcher, flights, UpstreamBlock(stores.redis, keys),
+                       backoff_s=settings.blocked_backoff_s, backoff_max_s=settings.blocked_backoff_max_s)
 
 
 def api_app(settings: Settings | None = None, *, fetcher: Fetcher | None = None) -> FastAPI:
@@ -64,11 +67,10 @@ def api_app(settings: Settings | None = None, *, fetcher: Fetcher | None = None)
             progress = ProgressClient(settings.progress_url, timeout_s=settings.progress_timeout_s)
             transcripts = build_transcripts(settings, stores, upstream)
             app.state.ctx = Context(
-                transcripts=transcripts, editor=Editor(transcripts),
-                access=AccessControl(stores.db, progress, ttl_s=settings.access_cache_ttl_s,
+                transcripts=transcripts, editor=Editor(transcripts, FilterStore(stores.db)),
+                access=AccessControl(AccessProjections(stores.db), progress, ttl_s=settings.access_cache_ttl_s,
                                      limiter=RateLimiter(stores.redis, KeySpace(settings.service_name)),
-                                     checks_per_minute=settings.access_checks_per_minute),
-                filters=FilterStore(stores.db))
+                                     checks_per_minute=settings.access_checks_per_minute))
             try:
                 yield
             finally:
@@ -76,7 +78,8 @@ def api_app(settings: Settings | None = None, *, fetcher: Fetcher | None = None)
                 if fetcher is None:
                     upstream.close()
 
-    return create_app(settings, title="transcripts", routers=[public.router, admin.router], lifespan=lifespan)
+    return create_app(settings, title="transcripts", routers=[public.router, admin.router], lifespan=lifespan,
+                      errors=ERRORS)
 
 
 def relay_app(settings: Settings | None = None) -> FastAPI:
@@ -95,14 +98,14 @@ def consumer_app(settings: Settings | None = None, *, fetcher: Fetcher | None = 
                                                  sweep_interval_s=settings.prefetch_sweep_interval_s)
         return prefetchers[id(stores)]
 
-    def handlers(stores: Stores) -> Mapping[str, Handler]:
+    def handlers_of(stores: Stores) -> Handlers:
         queue = prefetcher(stores)
-        return all_handlers(VideoHandlers(queue.transcripts, queue.enqueue), stores.db)
+        return handlers(stores, VideoEvents(queue.transcripts, queue.enqueue))
 
     def workers(stores: Stores) -> Sequence[Worker]:
         return [prefetcher(stores).run]
 
-    return make_consumer(settings, group=settings.consumer_group, handlers=handlers, indexes=INDEXES,
+    return make_consumer(settings, group=settings.consumer_group, handlers_of=handlers_of, indexes=INDEXES,
                          workers=workers)
 
 

@@ -3,8 +3,9 @@
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
+from ds_common.events.contracts import paid_until
 from ds_transcripts.adapters.ytdlp import parse_json3, parse_vtt
-from ds_transcripts.domain.access import paid_until, registered_until
+from ds_transcripts.domain.access import registered_until
 from ds_transcripts.domain.filters import apply_filters
 from ds_transcripts.domain.language import choose_track, subtitle_preferences
 from ds_transcripts.domain.srt import parse_srt

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from asgi_lifespan import LifespanManager
 from ds_common.events.contracts import (
     Entitlement,
@@ -15,18 +16,21 @@ from ds_common.events.contracts import (
     VideoStarted,
     VideoUpdated,
 )
+from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import KafkaPublisher, ensure_topics
 from ds_common.events.outbox import PENDING
 from ds_common.events.registry import REGISTRY
 from ds_common.testing.fixtures import unique
 from ds_common.testing.infra import Endpoints
 from ds_common.testing.jwks import TestIssuer
-from ds_common.testing.kafka import start_group_at_end
+from ds_common.testing.kafka import partitions_of, start_group_at_end
+from ds_common.testing.kit import eventually
 from ds_transcripts.main import consumer_app, relay_app
 from ds_transcripts.settings import Settings
 from transcripts_helpers import (
     PRIMARY_LINES,
     RecordedYouTube,
+    consumer_handlers,
     envelope,
     harness,
     published,
@@ -40,25 +44,12 @@ def video_id() -> str:
     return "v" + uuid.uuid4().hex[:10]
 
 
-async def eventually(check, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 async def read_keyed(bootstrap: str, topic: str, keys: set[str], timeout: float = 30.0) -> list:
     """Records of `topic` whose key is one of ours (the topic is shared with other tests)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from ds_common.events.envelope import Envelope
-
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0, 1, 2})]
+        tps = await partitions_of(consumer, topic)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         found: list = []
@@ -97,9 +88,9 @@ async def test_consumer_and_relay_on_kafka(settings: Settings, endpoints: Endpoi
                 return doc and doc["status"]
 
             # the upload is stored while the slow YouTube fetch of the video before it still runs
-            await eventually(lambda: _equals(status(uploaded), "ready"), what="uploaded transcript")
+            await eventually(lambda: _equals(status(uploaded), "ready"), within_s=30, what="uploaded transcript")
             assert await status(slow) == "pending"
-            await eventually(lambda: _equals(status(slow), "ready"), what="prefetched transcript")
+            await eventually(lambda: _equals(status(slow), "ready"), within_s=30, what="prefetched transcript")
             r = await h.client.get(f"/service/video-transcript/{ch}/{slow}", headers=issuer.headers(learner))
             assert r.status_code == 200 and r.json()["transcript"] == PRIMARY_LINES and r.json()["title"] == "Slow"
             paid = await h.client.get(f"/service/video-transcript/{ch}/{uploaded}", headers=issuer.headers(payer))
@@ -108,16 +99,16 @@ async def test_consumer_and_relay_on_kafka(settings: Settings, endpoints: Endpoi
             await publisher.publish([
                 envelope(VideoUpdated(channel_id=ch, video_id=slow, title="Renamed", link="x"), key=f"{ch}:{slow}"),
                 envelope(VideoRemoved(channel_id=ch, video_id=uploaded), key=f"{ch}:{uploaded}")])
-            await eventually(lambda: _equals(status(uploaded), "removed"), what="removal")
+            await eventually(lambda: _equals(status(uploaded), "removed"), within_s=30, what="removal")
 
             async def renamed() -> bool:
                 got = await h.client.get(f"/service/video-transcript/{ch}/{slow}", headers=issuer.headers(learner))
                 return got.json()["title"] == "Renamed"
 
-            await eventually(renamed, timeout=10, what="title update through the cache")
+            await eventually(renamed, within_s=10, what="title update through the cache")
             gone = await h.client.get(f"/service/video-transcript/{ch}/{uploaded}", headers=issuer.headers(payer))
             assert gone.status_code == 404
-            await eventually(lambda: _none_pending(h), what="outbox drained by the relay")
+            await eventually(lambda: _none_pending(h), within_s=30, what="outbox drained by the relay")
     await publisher.close()
     assert youtube.watch_calls[slow] == 1
 
@@ -144,16 +135,15 @@ async def test_published_handler_returns_before_a_slow_fetch(settings: Settings)
     with RecordedYouTube(slow={slow: 2.0}) as youtube:
         async with harness(settings) as h:
             prefetcher = Prefetcher(h.transcripts, concurrency=1)
-            from ds_transcripts.messaging.handlers import VideoHandlers
-
-            handlers = VideoHandlers(h.transcripts, prefetcher.enqueue)
+            handlers = consumer_handlers(h.stores, prefetcher.enqueue, h.transcripts)
             started = time.monotonic()
-            await handlers.published(envelope(published(ch, slow), key=f"{ch}:{slow}"))
+            await handlers["video.published"](envelope(published(ch, slow), key=f"{ch}:{slow}"))
             assert time.monotonic() - started < 0.5 and prefetcher.queue.qsize() == 1
             stop = asyncio.Event()
             worker = asyncio.create_task(prefetcher.run(stop))
             try:
-                await eventually(lambda: _equals(_status(h, ch, slow), "ready"), what="background fetch")
+                await eventually(lambda: _equals(_status(h, ch, slow), "ready"), within_s=30,
+                                 what="background fetch")
             finally:
                 stop.set()
                 await worker

@@ -8,8 +8,9 @@
   info dict (`fixtures/ytdlp/<id>.info.json`). yt-dlp then runs its own subtitle selection
   (`process_ie_result`) and downloads the file through `ydl.urlopen`, served by `responses`.
 - Progress is built by another team at the same time. `ProgressStandIn` is a tiny real HTTP
-  server on loopback implementing the agreed contract (`GET /internal/access/{ch}/{v}` with the
-  learner's bearer token → `{"allowed", "reason"}`), so the service's real HTTP client is exercised.
+  server on loopback (ds_common.testing.loopback) implementing the agreed contract
+  (`GET /internal/access/{ch}/{v}` with the learner's bearer token → `{"allowed", "reason"}`), so
+  the service's real HTTP client is exercised.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,18 +33,23 @@ import httpx
 import jwt
 import responses
 import yt_dlp
-from asgi_lifespan import LifespanManager
+from ds_common.events.consumer import AnyHandler
+from ds_common.events.consumer import handlers as by_topic
 from ds_common.events.contracts import VideoPublished
 from ds_common.events.envelope import Envelope, EventData, new_event
+from ds_common.runtime import Stores
 from ds_common.testing.infra import Endpoints
 from ds_common.testing.jwks import TestIssuer
+from ds_common.testing.kit import in_process
+from ds_common.testing.loopback import LoopbackServer
 from ds_transcripts.adapters.fetcher import Fetcher
 from ds_transcripts.adapters.youtube import YouTubeTranscripts
 from ds_transcripts.adapters.ytdlp import YtDlpSubtitles
 from ds_transcripts.main import api_app
-from ds_transcripts.messaging.handlers import VideoHandlers, all_handlers
+from ds_transcripts.messaging.handlers import handlers
+from ds_transcripts.service.transcripts import Transcripts
+from ds_transcripts.service.videos import Enqueue, VideoEvents
 from ds_transcripts.settings import Settings
-from ds_transcripts.transcripts import Transcripts
 from fastapi import FastAPI
 from yt_dlp.utils import DownloadError
 
@@ -152,7 +157,7 @@ class ProgressStandIn:
         self.paid: set[str] = set()
         self.calls: list[tuple[str, str, str]] = []
         self.fail = False
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         self.url = ""
 
     def answer(self, authorization: str, path: str) -> tuple[int, dict[str, Any]]:
@@ -176,31 +181,18 @@ class ProgressStandIn:
             return 200, {"allowed": True, "reason": "registered"}
         return 200, {"allowed": False, "reason": "quota_exceeded"}
 
+    def _respond(self, path: str, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        return self.answer(authorization, path)
+
     def serve(self) -> str:
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, body = stand_in.answer(self.headers.get("Authorization", ""), self.path)
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = LoopbackServer(self._respond, path="")
+        self.url = self._server.url
         return self.url
 
     def close(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
 
 
 def fresh_db_name() -> str:
@@ -219,7 +211,7 @@ def settings_for(endpoints: Endpoints, issuer: TestIssuer, progress_url: str, db
 
 
 def envelope(data: EventData, *, key: str, sequence: int = 1, occurred_at: datetime | None = None) -> Envelope:
-    return new_event(data, key=key, sequence=sequence, producer="test", occurred_at=occurred_at)
+    return new_event(data, key=key, sequence=sequence, occurred_at=occurred_at)
 
 
 def published(channel_id: str, video_id: str, *, lines: list[dict[str, Any]] | None = None, srt: str | None = None,
@@ -229,6 +221,11 @@ def published(channel_id: str, video_id: str, *, lines: list[dict[str, Any]] | N
                           link=f"https://www.youtube.com/watch?v={video_id}",
                           transcript_source="uploaded_srt" if uploaded else "youtube",
                           transcript=lines, srt_text=srt)  # type: ignore[arg-type]
+
+
+def consumer_handlers(stores: Stores, enqueue: Enqueue, transcripts: Transcripts) -> dict[str, AnyHandler]:
+    """The consumer's real handlers by topic, as its runner calls them (each parses its payload)."""
+    return by_topic(handlers(stores, VideoEvents(transcripts, enqueue)))
 
 
 @dataclass
@@ -245,27 +242,32 @@ class Harness:
         return transcripts
 
     @property
+    def stores(self) -> Stores:
+        stores: Stores = self.app.state.stores
+        return stores
+
+    @property
     def db(self) -> Any:
-        return self.transcripts.store.db
+        return self.stores.db
 
     async def publish(self, channel_id: str, video_id: str, **kwargs: Any) -> None:
-        handlers = VideoHandlers(self.transcripts, lambda c, v: self.enqueued.append((c, v)))
-        await handlers.published(envelope(published(channel_id, video_id, **kwargs), key=f"{channel_id}:{video_id}"))
+        await self.handle("video.published",
+                          envelope(published(channel_id, video_id, **kwargs), key=f"{channel_id}:{video_id}"))
 
     async def handle(self, event_type: str, event: Envelope) -> None:
-        handlers = VideoHandlers(self.transcripts, lambda c, v: self.enqueued.append((c, v)))
-        await all_handlers(handlers, self.db)[event_type](event)
+        on = consumer_handlers(self.stores, lambda c, v: self.enqueued.append((c, v)), self.transcripts)
+        await on[event_type](event)  # type: ignore[operator]
 
     async def doc(self, channel_id: str, video_id: str) -> dict[str, Any] | None:
-        doc: dict[str, Any] | None = await self.transcripts.store.get(channel_id, video_id)
+        """The stored document as it is, its outbox included."""
+        doc: dict[str, Any] | None = await self.db.transcripts.find_one({"_id": f"{channel_id}:{video_id}"})
         return doc
 
 
 @contextlib.asynccontextmanager
 async def harness(settings: Settings, fetcher: Fetcher | None = None) -> AsyncIterator[Harness]:
     app = api_app(settings, fetcher=fetcher or recorded_fetcher())
-    async with LifespanManager(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                       base_url="http://transcripts") as client:
+    async with in_process(app, base_url="http://transcripts") as client:
         yield Harness(client, app)
 
 

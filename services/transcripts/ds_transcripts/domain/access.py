@@ -1,7 +1,8 @@
 """Who may read a transcript (legacy W12: enforced on the server, not in the browser).
 
-Admins and learners with an active paid plan always; a Free learner only for a video registered
-in their current quota cycle (progress owns that ledger; we keep a projection of it).
+Admins and learners with a paid plan always; a Free learner only for a video registered in their
+current quota cycle (progress owns that ledger; we keep a projection of it). Whether a plan is
+paid is the shared rule (`ds_common.events.contracts.paid_until`), judged at read time.
 """
 
 from __future__ import annotations
@@ -10,20 +11,33 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ds_common.errors import DomainError
+from ds_common.events.contracts import paid_until
 
-def paid_until(entitlement: Mapping[str, Any] | None, now: datetime) -> datetime | None:
-    """When an active paid entitlement ends (a far date for no expiry), or None if not paid now."""
-    if not entitlement or entitlement.get("plan", "Free") == "Free":
-        return None
-    if entitlement.get("status") == "expired":
-        return None
-    expires = entitlement.get("expires_at")
-    if expires is None:
-        return datetime.max.replace(tzinfo=now.tzinfo)
-    return expires if expires > now else None
+# progress's refusal reasons (its /internal/access), as the learner reads them
+REFUSALS = {
+    "quota_exceeded": "Your free quota for this cycle is used up; upgrade your plan to practise this video",
+    "preview_limit": "You opened many new videos today; start this video to read its transcript",
+}
+
+
+class AccessRefused(DomainError):
+    """The learner may not read this transcript now (403, with its `reason`)."""
+
+
+def refusal(reason: str) -> AccessRefused:
+    """The refusal for progress's `reason` (an unknown or missing one reads as the quota)."""
+    return AccessRefused(REFUSALS.get(reason, REFUSALS["quota_exceeded"]), reason=reason or "quota_exceeded")
 
 
 def registered_until(registration: Mapping[str, Any] | None, now: datetime) -> datetime | None:
     """The end of the quota cycle the video was registered in, if that cycle is still running."""
     end = (registration or {}).get("cycle_end")
     return end if end is not None and end > now else None
+
+
+def allowed_until(entitlement: Mapping[str, Any] | None, registration: Mapping[str, Any] | None,
+                  now: datetime) -> datetime | None:
+    """Until when the projections let the learner in (a paid plan first, then the registration),
+    or None when they do not: progress must then be asked."""
+    return paid_until(entitlement, now) or registered_until(registration, now)

@@ -1,4 +1,4 @@
-"""Transcript filters (legacy-api.md §5.8).
+"""Transcript filters, as the legacy backend applied them.
 
 Each filter string is removed from every line, matched case-insensitively as a literal, and each
 removal is counted per filter; whitespace is then collapsed. A line left empty is dropped: its

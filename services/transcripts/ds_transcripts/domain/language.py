@@ -1,4 +1,4 @@
-"""Which caption track to take (legacy-api.md §5.8), generalised to the video's language.
+"""Which caption track to take (the legacy backend's rule), generalised to the video's language.
 
 The first listed track whose language code starts with the preferred language (manual tracks are
 listed before generated ones), otherwise the first track of any language; within the chosen code,

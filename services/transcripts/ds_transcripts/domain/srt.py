@@ -1,4 +1,4 @@
-"""SRT parsing with the legacy rules (legacy-api.md §5.8).
+"""SRT parsing with the legacy backend's rules.
 
 Blocks are separated by blank lines; the second line of a block is `HH:MM:SS,mmm --> HH:MM:SS,mmm`;
 text lines are joined with spaces; blocks with fewer than 3 lines are skipped.

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 
-from ds_transcripts.transcripts import Transcripts
+from ds_transcripts.service.transcripts import Transcripts
 
 logger = logging.getLogger("ds.transcripts.prefetch")
 
@@ -61,7 +61,7 @@ class Prefetcher:
     async def _sweep_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                for doc in await self.transcripts.store.due_for_fetch(self.transcripts.clock.now()):
+                for doc in await self.transcripts.due_for_fetch():
                     self.enqueue(doc["channel_id"], doc["video_id"])
             except Exception:
                 logger.warning("prefetch sweep failed", exc_info=True)

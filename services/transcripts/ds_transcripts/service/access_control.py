@@ -1,13 +1,13 @@
-"""Server-side access control for transcripts (legacy W12).
+"""Server-side access control for transcripts (legacy W12); the rules are in domain/access.py.
 
 The read path stays fast and never refuses a learner who has just registered a video:
 
 1. admins pass at once;
-2. a positive decision is reused in-process for `access_cache_ttl_s` (and never past the plan's
-   expiry or the quota cycle's end);
-3. the projections this service keeps from events answer with two `_id` lookups: `entitlements`
-   (from `plan.changed`, expiry checked at read time) and `access` (from `video.started`: the user
-   registered this video in a cycle that ends at `cycle_end`);
+2. a positive decision is reused in-process for `ttl_s` (and never past the plan's expiry or the
+   quota cycle's end);
+3. the projections this service keeps from events answer with two `_id` lookups
+   (adapters/projections.py: the entitlement from `plan.changed`, the registration from
+   `video.started`);
 4. on a miss progress is asked, authoritatively, with the learner's own token: a video the learner
    registered a moment ago (its event still on its way), or one not registered yet, which a free
    learner whose cycle has room may read before confirming it (a bounded number a day: the front
@@ -18,36 +18,38 @@ Refusals are never cached, so the moment progress has registered the video the l
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any, Protocol
 
 from ds_common.auth import Principal
 from ds_common.clock import Clock, SystemClock
-from ds_common.errors import Forbidden
-from ds_common.mongo import Document
 from ds_common.redis import RateLimiter
-from pymongo.asynchronous.database import AsyncDatabase
 
-from ds_transcripts.adapters.progress import ProgressClient
-from ds_transcripts.adapters.store import ACCESS, ENTITLEMENTS
-from ds_transcripts.domain.access import paid_until, registered_until
+from ds_transcripts.adapters.progress import AccessAnswer
+from ds_transcripts.domain.access import allowed_until, refusal
 
 MAX_DECISIONS = 50_000
-REFUSALS = {  # progress's reasons (its /internal/access), as the learner reads them
-    "quota_exceeded": "Your free quota for this cycle is used up; upgrade your plan to practise this video",
-    "preview_limit": "You opened many new videos today; start this video to read its transcript",
-}
 
 
-def access_id(user_id: str, channel_id: str, video_id: str) -> str:
-    return f"{user_id}:{channel_id}:{video_id}"
+class Projections(Protocol):
+    """The access projections (adapters/projections.py AccessProjections)."""
+
+    async def lookup(self, user_id: str, channel_id: str,
+                     video_id: str) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]: ...
+
+
+class Progress(Protocol):
+    """progress's authoritative answer (adapters/progress.py ProgressClient)."""
+
+    async def access(self, token: str, channel_id: str, video_id: str) -> AccessAnswer: ...
 
 
 class AccessControl:
-    def __init__(self, db: AsyncDatabase[Document], progress: ProgressClient, *, ttl_s: float = 30.0,
+    def __init__(self, projections: Projections, progress: Progress, *, ttl_s: float = 30.0,
                  limiter: RateLimiter | None = None, checks_per_minute: int = 120, clock: Clock | None = None) -> None:
-        self.db = db
+        self.projections = projections
         self.progress = progress
         self.limiter = limiter
         self.checks_per_minute = checks_per_minute
@@ -55,7 +57,8 @@ class AccessControl:
         self.clock = clock or SystemClock()
         self._allowed: dict[tuple[str, str, str], float] = {}  # → monotonic deadline
 
-    async def ensure_allowed(self, principal: Principal, token: str, channel_id: str, video_id: str) -> None:
+    async def ensure_allowed(self, principal: Principal, channel_id: str, video_id: str) -> None:
+        """Returns if the caller may read the video's transcript; raises `AccessRefused` otherwise."""
         if principal.is_admin:
             return
         key = (principal.user_id, channel_id, video_id)
@@ -63,17 +66,14 @@ class AccessControl:
         if deadline is not None and deadline > time.monotonic():
             return
         now = self.clock.now()
-        entitlement, registration = await asyncio.gather(
-            self.db[ENTITLEMENTS].find_one({"_id": principal.user_id}),
-            self.db[ACCESS].find_one({"_id": access_id(*key)}))
-        until = paid_until((entitlement or {}).get("entitlement"), now) or registered_until(registration, now)
+        entitlement, registration = await self.projections.lookup(*key)
+        until = allowed_until(entitlement, registration, now)
         if until is None:
             if self.limiter is not None:  # a refused learner retrying in a loop must not flood progress
                 await self.limiter.hit("access-check", principal.user_id, limit=self.checks_per_minute, window_s=60)
-            answer = await self.progress.access(token, channel_id, video_id)
+            answer = await self.progress.access(principal.token, channel_id, video_id)
             if not answer.allowed:
-                raise Forbidden(REFUSALS.get(answer.reason, REFUSALS["quota_exceeded"]),
-                                reason=answer.reason or "quota_exceeded")
+                raise refusal(answer.reason)
         self._remember(key, now, until)
 
     def _remember(self, key: tuple[str, str, str], now: datetime, until: datetime | None) -> None:
