@@ -117,7 +117,6 @@ def service_env(profile: str, base: int) -> dict[str, str]:
         "DS_ENVIRONMENT": "dev" if profile == "dev" else "test",
         "DS_JWKS_URL": f"http://127.0.0.1:{base}/.well-known/jwks.json",
         "DS_TRANSCRIPTS_PROGRESS_URL": f"http://127.0.0.1:{base + PORT_OFFSET['progress']}",
-        "DS_PROGRESS_BILLING_URL": f"http://127.0.0.1:{base + PORT_OFFSET['billing']}",
         "PYTHONUNBUFFERED": "1",
     }
     if profile == "test":  # end-to-end runs get their own databases beside the other tests'

@@ -1,4 +1,4 @@
-"""The core learner journey (legacy-api.md §9) through the gateway, against the whole system running
+"""The core learner journey through the gateway, against the whole system running
 as separate processes: 5 services x (api, relay, consumer) + nginx, on real Kafka, FerretDB, Redis.
 
 Legacy request and response shapes throughout; the only change the front end makes is sending
@@ -214,8 +214,8 @@ def test_learner_journey_upgrade_and_logout(whole_system: Any, client: httpx.Cli
 
 def test_admin_edits_membership_through_progress_and_billing(
         whole_system: Any, client: httpx.Client, channel: dict[str, Any]) -> None:
-    """The admin screen's "edit membership" (legacy POST /user/update-duration on progress) is
-    forwarded to billing, which decides plans; auth and progress then show the plan."""
+    """The admin screen's "edit membership" (legacy POST /user/update-duration, routed to billing,
+    which decides plans); auth and progress then show the plan."""
     email = f"member-{uuid.uuid4().hex[:8]}@e2e.test"
     learner = sign_in(client, whole_system, email, "Member")
     auth = bearer(learner["access"])

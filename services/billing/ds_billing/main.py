@@ -8,10 +8,10 @@ Settings and, for tests, a clock and a payment provider.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+import functools
+from collections.abc import AsyncIterator, Sequence
 
 from ds_common.clock import Clock, SystemClock
-from ds_common.events.consumer import Handler
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.redis import KeySpace, RateLimiter
 from ds_common.runtime import Stores, Worker
@@ -21,19 +21,21 @@ from ds_common.service import relay_app as make_relay
 from ds_common.web import create_app
 from fastapi import FastAPI
 
+from ds_billing.adapters.audit import AuditLog
 from ds_billing.adapters.codes import Codes
 from ds_billing.adapters.collections import INDEXES, RELAYED
-from ds_billing.adapters.entitlements import EntitlementStore
+from ds_billing.adapters.entitlements import PaymentLedger, entitlement_store
 from ds_billing.adapters.provider import PaymentProvider, StripeProvider
+from ds_billing.adapters.stripe_records import StripeRecords
 from ds_billing.adapters.users import Users
 from ds_billing.adapters.zpay import ZPayProvider
 from ds_billing.adapters.zpay_orders import ZPayOrders
 from ds_billing.api import admin, checkout, codes, webhook, zpay
-from ds_billing.api.context import Context
-from ds_billing.fulfilment import Fulfilment, Inbox
-from ds_billing.membership import Membership
-from ds_billing.messaging.handlers import handlers as billing_handlers
-from ds_billing.messaging.handlers import ledger_sweeper
+from ds_billing.api.deps import ERRORS, Context
+from ds_billing.messaging.handlers import handlers, ledger_sweeper
+from ds_billing.service.checkout import Checkout
+from ds_billing.service.fulfilment import Inbox
+from ds_billing.service.membership import Membership
 from ds_billing.service.zpay import ZPayPayments
 from ds_billing.settings import Settings
 
@@ -51,10 +53,6 @@ def zpay_provider(settings: Settings) -> ZPayProvider:
                         submit_url=settings.zpay_submit_url, timeout_s=settings.zpay_timeout_s)
 
 
-def entitlement_store(settings: Settings, stores: Stores, clock: Clock) -> EntitlementStore:
-    return EntitlementStore(stores.db, outbox_nudge(settings, stores), clock)
-
-
 def api_app(settings: Settings | None = None, *, clock: Clock | None = None,
             provider: PaymentProvider | None = None, zpay_gateway: ZPayProvider | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -66,16 +64,20 @@ def api_app(settings: Settings | None = None, *, clock: Clock | None = None,
             publisher = KafkaPublisher(settings.kafka_bootstrap, client_id=f"{settings.service_name}-webhooks")
             payments = provider or stripe_provider(settings)
             zpay_payments = zpay_gateway or zpay_provider(settings)
-            store = entitlement_store(settings, stores, clock)
+            store = entitlement_store(stores.db, outbox_nudge(settings, stores), clock)
             users = Users(stores.db)
+            records = StripeRecords(stores.db)
             code_store = Codes(stores.db, settings.code_secret.get_secret_value().encode(),
                                lifetime_s=settings.code_lifetime_s, clock=clock)
             app.state.ctx = Context(
-                settings=settings, db=stores.db, clock=clock, store=store, users=users, codes=code_store,
-                membership=Membership(stores.db, store, code_store, payments, clock), provider=payments,
-                inbox=Inbox(publisher, stores.redis, KeySpace(settings.service_name)),
-                limiter=RateLimiter(stores.redis, KeySpace(settings.service_name)),
-                zpay=ZPayPayments(ZPayOrders(stores.db), zpay_payments, store, users, settings.plans, clock))
+                settings=settings, provider=payments,
+                checkout=Checkout(payments, records, store, users, settings.plans, clock,
+                                  success_url=settings.checkout_success_url, cancel_url=settings.checkout_cancel_url,
+                                  idempotency_window_s=settings.checkout_idempotency_window_s),
+                inbox=Inbox(payments, publisher, stores.redis, KeySpace(settings.service_name)),
+                membership=Membership(store, code_store, users, AuditLog(stores.db, clock), payments, clock),
+                zpay=ZPayPayments(ZPayOrders(stores.db), zpay_payments, store, users, settings.plans, clock),
+                limiter=RateLimiter(stores.redis, KeySpace(settings.service_name)))
             try:
                 yield
             finally:
@@ -85,7 +87,7 @@ def api_app(settings: Settings | None = None, *, clock: Clock | None = None,
                 if zpay_gateway is None:
                     await zpay_payments.aclose()
 
-    return create_app(settings, title="billing", lifespan=lifespan,
+    return create_app(settings, title="billing", lifespan=lifespan, errors=ERRORS,
                       routers=[checkout.router, webhook.router, codes.router, admin.router, zpay.router])
 
 
@@ -97,15 +99,11 @@ def consumer_app(settings: Settings | None = None, *, clock: Clock | None = None
     settings = settings or Settings()
     clock = clock or SystemClock()
 
-    def handlers(stores: Stores) -> Mapping[str, Handler]:
-        store = entitlement_store(settings, stores, clock)
-        return billing_handlers(Users(stores.db), Fulfilment(stores.db, store, settings.plans, clock))
-
     def workers(stores: Stores) -> Sequence[Worker]:
-        return [ledger_sweeper(entitlement_store(settings, stores, clock), settings.ledger_sweep_interval_s)]
+        return [ledger_sweeper(PaymentLedger(stores.db), clock, settings.ledger_sweep_interval_s)]
 
-    return make_consumer(settings, group=settings.consumer_group, handlers=handlers, indexes=INDEXES,
-                         workers=workers)
+    return make_consumer(settings, group=settings.consumer_group, indexes=INDEXES, workers=workers,
+                         handlers_of=functools.partial(handlers, settings=settings, clock=clock))
 
 
 PROCESSES = {"api": api_app, "relay": relay_app, "consumer": consumer_app}

@@ -1,15 +1,13 @@
-"""Helpers for billing's tests: a movable clock, signed Stripe webhooks, Kafka groups, polling."""
+"""Helpers for billing's tests: signed Stripe webhooks, and the deployment under test (its clock, users,
+entitlements and ledger)."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -21,22 +19,10 @@ from ds_common.events.envelope import new_event
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.mongo import Document
 from ds_common.testing.jwks import TestIssuer
+from ds_common.testing.kit import MovableClock, eventually
 from pymongo.asynchronous.database import AsyncDatabase
 
 WEBHOOK_SECRET = "whsec_test_billing_secret"
-
-
-class OffsetClock:
-    """Real time plus an offset the test can move (expiry and stacking over days)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, delta: timedelta) -> None:
-        self.offset += delta
 
 
 def stripe_event(stripe_type: str, obj: dict[str, Any], *, event_id: str | None = None,
@@ -54,27 +40,12 @@ def signed(body: str, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = N
     return {"Stripe-Signature": header, "Content-Type": "application/json"}
 
 
-async def wait_for(check: Callable[[], Awaitable[Any] | Any], *, timeout: float = 20.0,
-                   interval: float = 0.05) -> Any:
-    """Poll `check` (sync or async) until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
-        await asyncio.sleep(interval)
-
-
 @dataclass
 class Billing:
     settings: Settings
     client: httpx.AsyncClient
     db: AsyncDatabase[Document]
-    clock: OffsetClock
+    clock: MovableClock
     issuer: TestIssuer
     publisher: KafkaPublisher
     kafka: str
@@ -88,10 +59,10 @@ class Billing:
         user_id = f"u-{uuid.uuid4().hex[:12]}"
         email = email or f"{user_id}@example.com"
         event = new_event(UserRegistered(user_id=user_id, email=email, username=user_id,
-                                         created_at=datetime.now(UTC)), key=user_id, sequence=1, producer="auth")
+                                         created_at=datetime.now(UTC)), key=user_id, sequence=1)
         await self.publisher.publish([event])
         users = Users(self.db)
-        await wait_for(lambda: users.id_for_email(email))
+        await eventually(lambda: users.id_for_email(email), what=f"billing knows {email}")
         return user_id, email
 
     async def webhook(self, stripe_type: str, obj: dict[str, Any], **kwargs: Any) -> httpx.Response:
@@ -105,10 +76,11 @@ class Billing:
         async def reached() -> Document | None:
             doc = await self.entitlement(user_id)
             return doc if doc and doc["version"] >= version else None
-        return await wait_for(reached, timeout=timeout)
+        return await eventually(reached, within_s=timeout, what=f"{user_id} at version {version}")
 
     async def wait_fulfilled(self, event_id: str, timeout: float = 20) -> Document:
-        return await wait_for(lambda: self.db.stripe_events.find_one({"_id": event_id}), timeout=timeout)
+        return await eventually(lambda: self.db.stripe_events.find_one({"_id": event_id}), within_s=timeout,
+                                what=f"{event_id} fulfilled")
 
     async def ledger(self, user_id: str) -> list[Document]:
         return await self.db.payments.find({"user_id": user_id}).sort("version", 1).to_list()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
-from billing_helpers import WEBHOOK_SECRET, Billing, OffsetClock
+from billing_helpers import WEBHOOK_SECRET, Billing
 from ds_billing.main import api_app, consumer_app, relay_app
 from ds_billing.settings import Settings
 from ds_common.events.kafka import KafkaPublisher
@@ -17,6 +16,7 @@ from ds_common.mongo import Document
 from ds_common.testing.infra import Endpoints
 from ds_common.testing.jwks import TestIssuer
 from ds_common.testing.kafka import start_group_at_end
+from ds_common.testing.kit import MovableClock, in_process
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
@@ -34,13 +34,12 @@ async def billing(endpoints: Endpoints, issuer: TestIssuer,
         stripe_webhook_secret=SecretStr(WEBHOOK_SECRET), consumer_group=group, ledger_sweep_interval_s=0.5,
         zpay_base_url=endpoints.zpay_base_url)
     await start_group_at_end(endpoints.kafka_bootstrap, group, CONSUMED)
-    clock = OffsetClock()
+    clock = MovableClock()
     api, relay, consumer = api_app(settings, clock=clock), relay_app(settings), consumer_app(settings, clock=clock)
     publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="billing-tests")
     try:
-        async with LifespanManager(api, shutdown_timeout=30), LifespanManager(relay, shutdown_timeout=30), \
-                LifespanManager(consumer, shutdown_timeout=30), \
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://billing") as client:
+        async with in_process(api, base_url="http://billing") as client, \
+                LifespanManager(relay, shutdown_timeout=30), LifespanManager(consumer, shutdown_timeout=30):
             yield Billing(settings, client, mongo_client[db_name], clock, issuer, publisher,
                           endpoints.kafka_bootstrap, api)
     finally:

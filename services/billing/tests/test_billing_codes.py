@@ -5,7 +5,8 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from billing_helpers import Billing, wait_for
+from billing_helpers import Billing
+from ds_common.testing.kit import eventually
 
 pytestmark = pytest.mark.integration
 DAY = timedelta(days=1)
@@ -54,7 +55,7 @@ async def test_redeeming_codes_stacks_time_and_keeps_the_higher_tier(billing: Bi
         assert third["name"] == "Basic"
     finally:
         billing.clock.offset = timedelta()
-    ledger = await wait_for(lambda: billing.ledger(user))
+    ledger = await eventually(lambda: billing.ledger(user))
     assert [e["source"] for e in ledger] == ["code", "code", "code"]
     assert ledger[1]["before"]["plan"] == "Basic" and ledger[1]["after"]["plan"] == "Pro"
 
@@ -109,7 +110,7 @@ async def test_listing_assigning_and_custom_codes(billing: Billing) -> None:
     assert assigned.json()["plan"]["name"] == "Premium"
     listed = (await billing.client.get("/payment/verification-codes", headers=admin)).json()
     assert code not in [c["full_code"] for c in listed["codes"]]
-    ledger = await wait_for(lambda: billing.ledger(user))
+    ledger = await eventually(lambda: billing.ledger(user))
     assert ledger[-1]["actor"] == "admin-2"
     bad = await billing.client.post("/payment/generate-custom-code", headers=admin, json={"days": -3})
     assert bad.status_code == 400 and bad.json() == {"error": "Invalid days specified. Must be a positive integer."}
@@ -136,15 +137,53 @@ async def test_admin_plan_change_goes_through_the_rules_and_the_ledger(billing: 
     assert await billing.db.users.find_one({"email": "ghost@example.com"}) is None  # no ghost records (W28)
     doc = await billing.entitlement(user)
     assert abs(doc["entitlement"]["expires_at"] - (billing.clock.now() + 10 * DAY)) < timedelta(minutes=1)
-    ledger = await wait_for(lambda: billing.ledger(user))
+    ledger = await eventually(lambda: billing.ledger(user))
     assert ledger[-1]["source"] == "admin" and ledger[-1]["actor"] == "admin-3"
     assert ledger[-1]["before"]["plan"] == "Premium" and ledger[-1]["after"]["plan"] == "Basic"
     free = await billing.client.put("/auth/user/plan", headers=admin, json={"emails": [email], "plan": "Free"})
     assert free.json()["results"][0]["plan"]["name"] == "Free"
     invalid = await billing.client.put("/auth/user/plan", headers=admin, json={"emails": [email], "plan": "Gold"})
     assert invalid.status_code == 400
-    # The legacy "edit membership" sends days only: the plan is named from them (§5.2).
+    # The legacy "edit membership" sends days only: the plan is named from them.
     by_days = await billing.client.put("/auth/user/plan", headers=admin, json={"emails": [email], "duration": 60})
     assert by_days.json()["results"][0]["plan"]["name"] == "Pro"
     neither = await billing.client.put("/auth/user/plan", headers=admin, json={"emails": [email]})
     assert neither.status_code == 400 and neither.json() == {"error": "A plan or a duration is required"}
+
+
+async def test_the_legacy_edit_membership_names_the_plan_from_days(billing: Billing) -> None:
+    user, email = await billing.register_user()
+    admin = billing.headers("admin-4", "Admin")
+    r = await billing.client.post("/user/update-duration", headers=admin,
+                                  json={"emails": [email.upper(), "ghost-edit@example.com"], "duration": 60})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["message"] == "Updated 1 of 2 users"
+    ok, missing = body["results"]
+    assert ok["email"] == email.upper() and ok["success"] is True and set(ok) == {"email", "success", "plan"}
+    assert ok["plan"]["name"] == "Pro" and ok["plan"]["isRecurring"] is False
+    assert missing == {"email": "ghost-edit@example.com", "success": False, "error": "User not found"}
+    assert await billing.db.users.find_one({"email": "ghost-edit@example.com"}) is None  # no ghost records (W28)
+    doc = await billing.entitlement(user)
+    assert abs(doc["entitlement"]["expires_at"] - (billing.clock.now() + 60 * DAY)) < timedelta(minutes=1)
+    ledger = await eventually(lambda: billing.ledger(user))
+    assert ledger[-1]["source"] == "admin" and ledger[-1]["actor"] == "admin-4" and ledger[-1]["kind"] == "admin_set"
+    assert await billing.db.audit.find_one({"action": "plan.set", "actor": "admin-4", "user_id": user, "days": 60})
+    permanent = await billing.client.post("/user/update-duration", headers=admin, json={"emails": [email],
+                                                                                     "duration": -1})
+    assert permanent.json()["results"][0]["plan"]["name"] == "Premium"  # -1: permanent (100 years)
+    assert (await billing.entitlement(user))["entitlement"]["expires_at"] > billing.clock.now() + 36_000 * DAY
+
+    learner = await billing.client.post("/user/update-duration", headers=billing.headers(user),
+                                        json={"emails": [email], "duration": 30})
+    assert learner.status_code == 403 and learner.json() == {"error": "Admin access required"}
+    for refused, message in [({"emails": [], "duration": 30}, "No emails provided"),
+                             ({"duration": 30}, "No emails provided"),
+                             ({"emails": [email]}, "Duration is required"),
+                             ({"emails": [email], "duration": 0}, "Duration is required")]:
+        r = await billing.client.post("/user/update-duration", headers=admin, json=refused)
+        assert r.status_code == 400 and r.json() == {"error": message}, refused
+    invalid = await billing.client.post("/user/update-duration", headers=admin,
+                                        json={"emails": [email], "duration": 36501})
+    assert invalid.status_code == 400
+    assert (await billing.entitlement(user))["version"] == 2  # nothing refused was applied

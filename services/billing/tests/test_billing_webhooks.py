@@ -7,7 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from billing_helpers import Billing, signed, stripe_event, wait_for
+from billing_helpers import Billing, signed, stripe_event
+from ds_common.testing.kit import eventually
 
 pytestmark = pytest.mark.integration
 DAY = timedelta(days=1)
@@ -44,7 +45,7 @@ async def test_a_paid_checkout_grants_the_plan_once_with_ledger_and_events(billi
     ent = doc["entitlement"]
     assert ent["plan"] == "Pro" and not ent["is_recurring"]
     assert abs(ent["expires_at"] - (billing.clock.now() + 90 * DAY)) < timedelta(minutes=1)
-    ledger = await wait_for(lambda: billing.ledger(user))
+    ledger = await eventually(lambda: billing.ledger(user))
     assert len(ledger) == 1 and ledger[0]["_id"] == f"{user}:1" and ledger[0]["source"] == "stripe"
     assert ledger[0]["before"]["plan"] == "Free" and ledger[0]["after"]["plan"] == "Pro"
     assert ledger[0]["payment"]["days"] == 90 and ledger[0]["actor"].startswith("stripe:evt_")
@@ -73,7 +74,7 @@ async def test_the_same_event_ten_times_sequentially_and_concurrently_grants_onc
     doc = await billing.entitlement(user)
     assert doc["version"] == 2 and len(doc["account"]["grants"]) == 2
     assert abs(doc["entitlement"]["expires_at"] - (billing.clock.now() + 60 * DAY)) < timedelta(minutes=1)
-    assert len(await wait_for(lambda: billing.ledger(user))) == 2
+    assert len(await eventually(lambda: billing.ledger(user))) == 2
     # Re-delivered after fulfilment: reported as a duplicate, published again and skipped.
     again = await billing.client.post("/payment/webhook", content=body1, headers=signed(body1))
     assert again.json() == {"success": True, "duplicate": True}
@@ -116,7 +117,7 @@ async def test_a_subscription_lifecycle_invoice_cancel_and_deletion(billing: Bil
     await billing.webhook("invoice.paid", invoice)
     doc = await billing.wait_version(user, 2)
     assert doc["entitlement"]["next_payment_at"] == datetime.fromtimestamp(renewal_end, UTC)
-    ledger = await wait_for(lambda: billing.ledger(user))
+    ledger = await eventually(lambda: billing.ledger(user))
     assert ledger[-1]["payment"]["provider_ref"] == invoice["id"] and ledger[-1]["payment"]["days"] == 30
     # The learner cancels: Stripe (stripe-mock) is told, the plan shows "cancelled" right away.
     r = await billing.client.post("/payment/cancel-subscription", headers=billing.headers(user))
@@ -151,7 +152,7 @@ async def test_out_of_order_subscription_events_reach_the_right_final_state(bill
     await billing.webhook("customer.subscription.updated", subscription("active", p1), created=now + 10)
     await billing.webhook("customer.subscription.created", subscription("incomplete", p1), created=now)
     doc = await billing.wait_version(user, 1)
-    await wait_for(lambda: billing.db.stripe_events.count_documents({"type": {"$regex": "^customer.subscription"},
+    await eventually(lambda: billing.db.stripe_events.count_documents({"type": {"$regex": "^customer.subscription"},
                                                                      "_id": {"$in": [newest]}}))
     await asyncio.sleep(0.5)
     doc = await billing.entitlement(user)
@@ -163,7 +164,7 @@ async def test_out_of_order_subscription_events_reach_the_right_final_state(bill
     await billing.webhook("customer.subscription.deleted", {**subscription("canceled", p2), "ended_at": now + 40},
                           created=now + 40)
     await billing.webhook("customer.subscription.updated", subscription("active", p2), created=now + 30)
-    await wait_for(lambda: billing.db.stripe_events.count_documents({"type": "customer.subscription.updated",
+    await eventually(lambda: billing.db.stripe_events.count_documents({"type": "customer.subscription.updated",
                                                                      "created": datetime.fromtimestamp(now + 30, UTC)}))
     doc = await billing.entitlement(user)
     assert doc["account"]["subscriptions"][0]["status"] == "canceled" and doc["entitlement"]["plan"] == "Free"
@@ -183,7 +184,7 @@ async def test_a_full_refund_revokes_the_purchase(billing: Billing) -> None:
     await billing.webhook("charge.refunded", charge)
     doc = await billing.wait_version(user, 2)
     assert doc["entitlement"]["plan"] == "Free"
-    ledger = await wait_for(lambda: billing.ledger(user))
+    ledger = await eventually(lambda: billing.ledger(user))
     assert ledger[-1]["source"] == "refund" and ledger[-1]["before"]["plan"] == "Premium"
 
 

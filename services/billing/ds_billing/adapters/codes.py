@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ds_common.clock import Clock
-from ds_common.errors import Conflict, NotFound
 from ds_common.mongo import Document
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -46,12 +45,7 @@ class Codes:
             return_document=ReturnDocument.AFTER)
         if doc is not None:
             return doc
-        doc = await self.coll.find_one({"_id": random_part})
-        if doc is None or (doc["state"] == "active" and doc["expires_at"] <= now):
-            raise NotFound("Verification code not found or expired")
-        if doc["state"] == "claimed" and doc.get("claimed_by") == user_id:
-            return doc  # this user's earlier attempt stopped half-way: finish it
-        raise Conflict("Verification code has already been used")
+        return dict(codes.after_lost_claim(await self.coll.find_one({"_id": random_part}), user_id, now))
 
     async def mark_redeemed(self, random_part: str, user_id: str, actor: str) -> None:
         await self.coll.update_one(

@@ -1,101 +1,65 @@
-"""Membership codes (§4.10): admins mint, list and assign them; learners redeem them.
-
-Hardened (W4, W10): minting is admin-only and audited; a code carries an HMAC tag checked in
-constant time before any lookup; single use is one atomic claim; redemption is rate-limited.
-"""
+"""Membership codes: admins mint, list and assign them; learners redeem them (rate-limited, W10)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from ds_common.auth import AdminUser, CurrentUser
-from ds_common.errors import BadRequest, NotFound
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from ds_common.errors import BadRequest
+from fastapi import APIRouter
 
-from ds_billing.api.context import Context, ctx
-from ds_billing.domain import codes
+from ds_billing.api.deps import Context, Ctx
+from ds_billing.api.schemas import (
+    AssignCode,
+    CodeList,
+    CodeMinted,
+    GenerateCode,
+    GenerateCustomCode,
+    PlanAnswer,
+    RedeemCode,
+)
 from ds_billing.domain.entitlement import legacy_plan
-from ds_billing.domain.plans import CODE_DURATIONS, MAX_DAYS, plan_for_days
+from ds_billing.domain.plans import CODE_DURATIONS, MAX_DAYS
 
 router = APIRouter(prefix="/payment")
-Ctx = Annotated[Context, Depends(ctx)]
 
 
-class GenerateCode(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    duration: str = Field(max_length=32)
+async def _mint(ctx: Context, admin_id: str, days: int, *, custom: bool) -> dict[str, Any]:
+    code = await ctx.membership.mint(admin_id, days, custom=custom)
+    return {"code": code, "expires_in": ctx.settings.code_lifetime_s}
 
 
-class GenerateCustomCode(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    days: Any = None  # checked below, for the legacy message
-
-
-class RedeemCode(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    code: str = Field(max_length=64)
-
-
-class AssignCode(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    code: str = Field(max_length=64)
-    userEmail: str = Field(min_length=3, max_length=320)
-
-
-async def _mint(c: Context, admin_id: str, days: int, *, custom: bool) -> dict[str, Any]:
-    plan = plan_for_days(days)
-    code, doc = await c.codes.create(days=days, plan=plan, created_by=admin_id, custom=custom)
-    await c.membership.audit(admin_id, "code.generated", code_part=doc["_id"], days=days, plan=plan, custom=custom)
-    return {"code": code, "expires_in": c.settings.code_lifetime_s}
-
-
-@router.post("/generate-code")
-async def generate_code(body: GenerateCode, admin: AdminUser, c: Ctx) -> dict[str, Any]:
+@router.post("/generate-code", response_model=CodeMinted)
+async def generate_code(body: GenerateCode, admin: AdminUser, ctx: Ctx) -> dict[str, Any]:
     days = CODE_DURATIONS.get(body.duration)
     if days is None:
         raise BadRequest("Invalid duration specified")
-    return await _mint(c, admin.user_id, days, custom=False)
+    return await _mint(ctx, admin.user_id, days, custom=False)
 
 
-@router.post("/generate-custom-code")
-async def generate_custom_code(body: GenerateCustomCode, admin: AdminUser, c: Ctx) -> dict[str, Any]:
+@router.post("/generate-custom-code", response_model=CodeMinted)
+async def generate_custom_code(body: GenerateCustomCode, admin: AdminUser, ctx: Ctx) -> dict[str, Any]:
     days = body.days
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
         raise BadRequest("Invalid days specified. Must be a positive integer.")
-    return await _mint(c, admin.user_id, days, custom=True)
+    return await _mint(ctx, admin.user_id, days, custom=True)
 
 
-def _verified(c: Context, code: str) -> str:
-    try:
-        return codes.check(c.code_key, code)
-    except codes.InvalidFormat:
-        raise BadRequest("Invalid verification code format") from None
-    except codes.InvalidTag:
-        raise BadRequest("Invalid verification code") from None
-
-
-@router.post("/verify-code")
-async def verify_code(body: RedeemCode, user: CurrentUser, c: Ctx) -> dict[str, Any]:
-    await c.limiter.hit("redeem", user.user_id, limit=c.settings.code_redeem_limit,
-                        window_s=c.settings.code_redeem_window_s)
-    random_part = _verified(c, body.code)
-    entitlement = await c.membership.redeem(random_part, user.user_id, actor=user.user_id)
+@router.post("/verify-code", response_model=PlanAnswer)
+async def verify_code(body: RedeemCode, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
+    await ctx.limiter.hit("redeem", user.user_id, limit=ctx.settings.code_redeem_limit,
+                          window_s=ctx.settings.code_redeem_window_s)
+    entitlement = await ctx.membership.redeem(body.code, user.user_id)
     return {"message": "Membership successfully applied", "plan": legacy_plan(entitlement)}
 
 
-@router.get("/verification-codes")
-async def verification_codes(admin: AdminUser, c: Ctx) -> dict[str, Any]:
-    listed = await c.codes.list_active()
+@router.get("/verification-codes", response_model=CodeList)
+async def verification_codes(_: AdminUser, ctx: Ctx) -> dict[str, Any]:
+    listed = await ctx.membership.active_codes()
     return {"codes": listed, "count": len(listed)}
 
 
-@router.post("/assign-code")
-async def assign_code(body: AssignCode, admin: AdminUser, c: Ctx) -> dict[str, Any]:
-    random_part = _verified(c, body.code)
-    user_id = await c.users.id_for_email(body.userEmail)
-    if user_id is None:
-        raise NotFound(f"User with email {body.userEmail} not found")
-    entitlement = await c.membership.redeem(random_part, user_id, actor=admin.user_id)
-    await c.membership.audit(admin.user_id, "code.assigned", code_part=random_part, user_id=user_id)
+@router.post("/assign-code", response_model=PlanAnswer)
+async def assign_code(body: AssignCode, admin: AdminUser, ctx: Ctx) -> dict[str, Any]:
+    entitlement = await ctx.membership.assign(body.code, body.userEmail, admin_id=admin.user_id)
     return {"message": f"Membership successfully assigned to {body.userEmail}", "plan": legacy_plan(entitlement)}

@@ -10,16 +10,33 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ds_common.errors import DomainError
 
 _CODE = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{8})$")
 
 
-class InvalidFormat(ValueError):
-    pass
+class InvalidFormat(DomainError):
+    def __init__(self) -> None:
+        super().__init__("Invalid verification code format")
 
 
-class InvalidTag(ValueError):
-    pass
+class InvalidTag(DomainError):
+    def __init__(self) -> None:
+        super().__init__("Invalid verification code")
+
+
+class CodeNotFound(DomainError):
+    def __init__(self) -> None:
+        super().__init__("Verification code not found or expired")
+
+
+class CodeUsed(DomainError):
+    def __init__(self) -> None:
+        super().__init__("Verification code has already been used")
 
 
 def tag(key: bytes, random_part: str) -> str:
@@ -40,8 +57,18 @@ def check(key: bytes, code: str) -> str:
     """The random part of a well-formed, authentic code; raises InvalidFormat or InvalidTag."""
     match = _CODE.match(code.strip().lower())
     if match is None:
-        raise InvalidFormat(code)
+        raise InvalidFormat
     random_part, given = match.groups()
     if not hmac.compare_digest(tag(key, random_part), given):
-        raise InvalidTag(code)
+        raise InvalidTag
     return random_part
+
+
+def after_lost_claim(code: Mapping[str, Any] | None, user_id: str, now: datetime) -> Mapping[str, Any]:
+    """A stored code whose atomic claim by `user_id` matched nothing: this user's own earlier claim
+    that stopped half-way (the redemption is finished), or a refusal (unknown, expired, or used)."""
+    if code is None or (code["state"] == "active" and code["expires_at"] <= now):
+        raise CodeNotFound
+    if code["state"] == "claimed" and code.get("claimed_by") == user_id:
+        return code
+    raise CodeUsed

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from ds_common.clock import to_ms
+from ds_common.errors import DomainError
 from ds_common.events.contracts import Entitlement, PlanName
 
 from ds_billing.domain.plans import LEVEL, higher
@@ -32,6 +33,13 @@ RUNNING_STATUSES = frozenset({"active", "trialing", "past_due"})
 RENEWAL_GRACE = timedelta(days=2)  # Stripe retries a renewal for a while; don't cut access meanwhile
 # An inferred subscription status (from an invoice) loses against any status Stripe stated.
 INFERRED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class NoRenewingSubscription(DomainError):
+    """There is no subscription left to cancel."""
+
+    def __init__(self) -> None:
+        super().__init__("No active recurring subscription found")
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,13 @@ class Account:
             end = start + timedelta(days=g.days)
         return tier, end
 
+    def to_cancel(self) -> tuple[Subscription, ...]:
+        """The subscriptions a cancellation stops renewing; refused when there is none."""
+        renewing = tuple(s for s in self.subscriptions if s.running and not s.cancel_at_period_end)
+        if not renewing:
+            raise NoRenewingSubscription
+        return renewing
+
     def subscription_paid_until(self, now: datetime) -> datetime | None:
         ends = [s.period_end for s in self.subscriptions if s.running and s.period_end > now]
         return max(ends, default=None)
@@ -146,9 +161,6 @@ class Account:
             return None
         grants = tuple(dataclasses.replace(g, revoked_at=now) if g.id == grant_id else g for g in self.grants)
         return dataclasses.replace(self, grants=grants)
-
-    def find_grant(self, grant_id: str) -> Grant | None:
-        return next((g for g in self.grants if g.id == grant_id), None)
 
     def update_subscription(self, update: SubscriptionUpdate) -> Account:
         current = next((s for s in self.subscriptions if s.id == update.id), None)
@@ -194,14 +206,15 @@ def merge_subscription(current: Subscription | None, u: SubscriptionUpdate) -> S
 
 
 def effective(entitlement: Entitlement, now: datetime) -> Entitlement:
-    """A stored entitlement as of `now`: a paid plan past its expiry is Free (read-time expiry)."""
-    if entitlement.plan != "Free" and entitlement.expires_at is not None and entitlement.expires_at <= now:
+    """A stored entitlement as of `now`: a paid plan no longer paid is Free (read-time expiry), by
+    the one rule every service uses (`Entitlement.paid_until`)."""
+    if entitlement.plan != "Free" and not entitlement.is_paid(now):
         return Entitlement(plan="Free", status="expired")
     return entitlement
 
 
 def legacy_plan(entitlement: Entitlement) -> dict[str, Any]:
-    """The legacy Plan object (§5.2) the front end reads: ms timestamps, typed booleans."""
+    """The legacy Plan object the front end reads: ms timestamps, typed booleans."""
     view: dict[str, Any] = {
         "name": entitlement.plan,
         "expireTime": to_ms(entitlement.expires_at) if entitlement.expires_at else None,

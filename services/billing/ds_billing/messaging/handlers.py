@@ -1,4 +1,4 @@
-"""Billing's consumer: auth's user events (projection) and its own Stripe wake-up events.
+"""Billing's consumer: auth's user events (the e-mail projection) and its own Stripe wake-up events.
 
 Also the ledger sweeper, a loop beside the poll loop that copies ledger entries a writer that died
 left inside an entitlement document.
@@ -9,47 +9,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from ds_common.events.consumer import Handler
+from ds_common.clock import Clock
+from ds_common.events.consumer import Handlers
 from ds_common.events.contracts import StripeEventReceived, UserRegistered, UserUpdated
 from ds_common.events.envelope import Envelope
-from ds_common.runtime import Worker
+from ds_common.runtime import Stores, Worker
+from ds_common.service import outbox_nudge
 
-from ds_billing.adapters.entitlements import EntitlementStore
+from ds_billing.adapters.entitlements import PaymentLedger, entitlement_store
+from ds_billing.adapters.stripe_records import StripeRecords
 from ds_billing.adapters.users import Users
-from ds_billing.fulfilment import Fulfilment
+from ds_billing.service.fulfilment import Fulfilment
+from ds_billing.settings import Settings
 
 logger = logging.getLogger("ds.billing.consumer")
 
 
-def handlers(users: Users, fulfilment: Fulfilment) -> Mapping[str, Handler]:
-    async def user_registered(event: Envelope) -> None:
-        data = UserRegistered.model_validate(event.data)
+def handlers(stores: Stores, *, settings: Settings, clock: Clock) -> Handlers:
+    users = Users(stores.db)
+    store = entitlement_store(stores.db, outbox_nudge(settings, stores), clock)
+    fulfilment = Fulfilment(StripeRecords(stores.db), store, settings.plans, clock)
+
+    async def on_user_registered(data: UserRegistered, event: Envelope) -> None:
         await users.record(data.user_id, data.email, event.sequence)
 
-    async def user_updated(event: Envelope) -> None:
-        data = UserUpdated.model_validate(event.data)
+    async def on_user_updated(data: UserUpdated, event: Envelope) -> None:
         await users.record(data.user_id, data.email, event.sequence)
 
-    return {
-        UserRegistered.event_type: user_registered,
-        UserUpdated.event_type: user_updated,
-        StripeEventReceived.event_type: fulfilment.handle,
-    }
+    return {UserRegistered: on_user_registered, UserUpdated: on_user_updated, StripeEventReceived: fulfilment.handle}
 
 
-def ledger_sweeper(store: EntitlementStore, interval_s: float) -> Worker:
+def ledger_sweeper(ledger: PaymentLedger, clock: Clock, interval_s: float) -> Worker:
     """Every `interval_s`, copy the ledger entries of users changed since the previous sweep (with a
     margin); the first sweep after a start covers everyone, in case the last process died mid-way."""
 
     async def sweep(stop: asyncio.Event) -> None:
         since = datetime(1970, 1, 1, tzinfo=UTC)
         while not stop.is_set():
-            started = store.clock.now()
+            started = clock.now()
             try:
-                await store.sweep_ledger(since)
+                await ledger.sweep(since)
                 since = started - timedelta(seconds=2 * interval_s)
             except Exception:
                 logger.warning("ledger sweep failed", exc_info=True)

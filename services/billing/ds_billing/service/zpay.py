@@ -23,13 +23,14 @@ from ds_common.clock import Clock, to_ms
 from ds_common.errors import BadRequest, NotFound
 from ds_common.mongo import Document
 
-from ds_billing.adapters.entitlements import Change, EntitlementStore, Payment
+from ds_billing.adapters.entitlements import AccountChange, EntitlementStore, Payment
 from ds_billing.adapters.provider import ProviderUnavailable
 from ds_billing.adapters.users import Users
 from ds_billing.adapters.zpay import InvalidNotification, ZPayProvider
 from ds_billing.adapters.zpay_orders import ZPayOrders
 from ds_billing.domain import zpay
 from ds_billing.domain.entitlement import Account, legacy_plan
+from ds_billing.domain.plans import offer_for
 from ds_billing.settings import PlanOffer
 
 logger = logging.getLogger("ds.billing.zpay")
@@ -50,11 +51,7 @@ class ZPayPayments:
     async def create_order(self, user_id: str, plan: str | None, duration: Any, pay_type: str | None) -> dict[str, Any]:
         if not plan or not duration or not pay_type:
             raise BadRequest("Plan, duration, and payType are required")
-        offer = self.plans.get(plan)
-        if offer is None or offer.currency.lower() != "cny":
-            raise BadRequest("Invalid plan selected")
-        if duration != offer.days:
-            raise BadRequest(f"Invalid duration for {plan} plan. Expected {offer.days} days")
+        offer = offer_for(self.plans, plan, duration, currency="cny")  # ZPay charges in yuan
         if pay_type not in PAY_TYPES:
             raise BadRequest("Invalid payment type")
         order_id = zpay.new_order_id()
@@ -133,8 +130,9 @@ class ZPayPayments:
         reference = order.get("trade_no") or order["_id"]
         receipt = Payment("zpay", plan, days, order["amount_fen"], "cny", reference)
 
-        def grant(account: Account, now: datetime) -> Change:
-            return Change(account.grant(grant_id=op, plan=plan, days=days, now=now, source="zpay"), "grant", receipt)
+        def grant(account: Account, now: datetime) -> AccountChange:
+            return AccountChange(account.grant(grant_id=op, plan=plan, days=days, now=now, source="zpay"), "grant",
+                                 receipt)
 
         outcome = await self.store.apply(order["user_id"], op, grant, source="zpay", actor=f"zpay:{reference}",
                                          reason="zpay order paid")

@@ -20,9 +20,10 @@ collection that grows without bound (see `adapters.collections`).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ds_common.clock import Clock
@@ -30,19 +31,19 @@ from ds_common.events.consumer import PoisonMessage
 from ds_common.events.contracts import PlanName, StripeEventReceived
 from ds_common.events.envelope import Envelope, new_event
 from ds_common.events.kafka import EventPublisher
-from ds_common.mongo import Document, DuplicateKeyError
 from ds_common.redis import KeySpace
-from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ds_billing.adapters.collections import CHECKOUTS, STRIPE_EVENTS, STRIPE_REFS
-from ds_billing.adapters.entitlements import Change, EntitlementStore, Payment
-from ds_billing.adapters.provider import VerifiedEvent
+from ds_billing.adapters.entitlements import AccountChange, EntitlementStore, Payment
+from ds_billing.adapters.provider import PaymentProvider, VerifiedEvent
+from ds_billing.adapters.stripe_records import StripeRecords
 from ds_billing.domain import stripe_facts
 from ds_billing.domain.entitlement import Account, SubscriptionUpdate
-from ds_billing.domain.stripe_facts import CheckoutFact, Fact, InvoiceFact, RefundFact, SubscriptionFact
+from ds_billing.domain.stripe_facts import ALLOWED_TYPES, CheckoutFact, Fact, InvoiceFact, RefundFact, SubscriptionFact
 from ds_billing.settings import PlanOffer
+
+logger = logging.getLogger("ds.billing.webhook")
 
 
 class EventBusUnavailable(Exception):
@@ -53,22 +54,49 @@ class RetryLater(Exception):
     """The event refers to something not known yet (events out of order); the consumer retries."""
 
 
+@dataclass(frozen=True)
+class Received:
+    """What became of a verified webhook: dropped (a type we do not act on, or an object we cannot
+    read), or accepted (`duplicate`: it had been accepted before)."""
+
+    ignored: bool = False
+    duplicate: bool = False
+
+
 class Inbox:
-    """The API side: hand a verified Stripe event to the consumer through Kafka."""
+    """The API side: verify a Stripe webhook and hand its event to the consumer through Kafka."""
 
     ACCEPTED_TTL_S = 7 * 24 * 3600  # Stripe retries an event for up to three days
 
-    def __init__(self, publisher: EventPublisher, redis: Redis, keys: KeySpace) -> None:
+    def __init__(self, provider: PaymentProvider, publisher: EventPublisher, redis: Redis, keys: KeySpace) -> None:
+        self.provider = provider
         self.publisher = publisher
         self.redis = redis
         self.keys = keys
+
+    async def receive(self, payload: bytes, signature: str | None) -> Received:
+        """Raises InvalidWebhook (not Stripe's, or not readable) or EventBusUnavailable."""
+        event = self.provider.verify_webhook(payload, signature)
+        if event.type not in ALLOWED_TYPES:
+            return Received(ignored=True)  # acknowledged, so Stripe stops resending it
+        try:
+            fact = stripe_facts.read(event.type, event.created, event.object)
+        except (KeyError, TypeError, ValueError):
+            # Signed by Stripe but not something we can act on: resending it would not help.
+            logger.warning("unreadable Stripe %s event %s acknowledged and dropped", event.type, event.id)
+            return Received(ignored=True)
+        try:
+            return Received(duplicate=not await self.accept(event, fact))
+        except EventBusUnavailable:
+            logger.warning("Stripe %s event %s not accepted: Kafka unavailable", event.type, event.id)
+            raise
 
     async def accept(self, event: VerifiedEvent, fact: Fact) -> bool:
         """Publish the event; True unless it was accepted before (then it was published again,
         which the consumer skips). Raises EventBusUnavailable when Kafka does not take it."""
         wake = new_event(StripeEventReceived(stripe_event_id=event.id, stripe_type=event.type, created=event.created,
                                              fact=stripe_facts.to_data(fact)),
-                         key=stripe_facts.routing_key(event.object), sequence=1, producer="billing")
+                         key=stripe_facts.routing_key(event.object), sequence=1)
         try:
             await self.publisher.publish([wake])
         except Exception as exc:  # aiokafka raises several types; any of them means "not stored"
@@ -83,28 +111,24 @@ class Inbox:
 class Fulfilment:
     """The consumer side: apply one stored Stripe event to the entitlements."""
 
-    def __init__(self, db: AsyncDatabase[Document], store: EntitlementStore, plans: Mapping[str, PlanOffer],
+    def __init__(self, records: StripeRecords, store: EntitlementStore, plans: Mapping[str, PlanOffer],
                  clock: Clock) -> None:
-        self.archive = db[STRIPE_EVENTS]
-        self.checkouts = db[CHECKOUTS]
-        self.refs = db[STRIPE_REFS]
+        self.records = records
         self.store = store
         self.plans = plans
         self.clock = clock
 
-    async def handle(self, envelope: Envelope) -> None:
-        data = StripeEventReceived.model_validate(envelope.data)
-        if await self.archive.find_one({"_id": data.stripe_event_id}, {"_id": 1}) is not None:
+    async def handle(self, data: StripeEventReceived, envelope: Envelope) -> None:
+        if await self.records.fulfilled(data.stripe_event_id):
             return  # fulfilled already: a repeat delivery of the Stripe event, or a repeat publish
         try:
             fact = stripe_facts.from_data(data.fact or {})
         except (KeyError, ValueError) as exc:
             raise PoisonMessage(f"unreadable fact in {data.stripe_event_id}: {exc}") from exc
         outcome = await self._apply(fact, data.stripe_event_id, data.created, envelope)
-        with contextlib.suppress(DuplicateKeyError):  # a repeat delivery: the first record stays
-            await self.archive.insert_one({"_id": data.stripe_event_id, "type": data.stripe_type,
-                                           "created": data.created, "received_at": envelope.occurred_at,
-                                           "processed_at": self.clock.now(), "fact": data.fact, "outcome": outcome})
+        await self.records.record_fulfilled(data.stripe_event_id, type=data.stripe_type, created=data.created,
+                                            received_at=envelope.occurred_at, processed_at=self.clock.now(),
+                                            fact=data.fact, outcome=outcome)
 
     async def _apply(self, fact: Fact, event_id: str, created: datetime, cause: Envelope) -> str:
         if isinstance(fact, CheckoutFact):
@@ -118,7 +142,7 @@ class Fulfilment:
     async def _checkout(self, fact: CheckoutFact, event_id: str, created: datetime, cause: Envelope) -> str:
         if not fact.paid:
             status = "failed" if fact.failed else "awaiting_payment"
-            await self.checkouts.update_one({"_id": fact.session_id}, {"$set": {"status": status}})
+            await self.records.checkout_status(fact.session_id, status)
             return status
         if fact.user_id is None or fact.plan is None or fact.plan not in self.plans:
             raise PoisonMessage(f"checkout {fact.session_id} names no known user and plan")
@@ -127,20 +151,21 @@ class Fulfilment:
         if fact.mode == "subscription":
             if fact.subscription_id is None:
                 raise PoisonMessage(f"subscription checkout {fact.session_id} without a subscription")
-            await self._remember(fact.subscription_id, user_id, plan, op)
+            await self.records.remember(fact.subscription_id, user_id=user_id, plan=plan, grant_id=op)
             # Provisional period until Stripe's own subscription/invoice events state the real one.
             update = SubscriptionUpdate(id=fact.subscription_id, observed_at=created, plan=plan,
                                         period_end=created + timedelta(days=offer.days))
-            await self.store.apply(user_id, op, lambda a, _: Change(a.update_subscription(update), "subscription"),
+            await self.store.apply(user_id, op,
+                                   lambda a, _: AccountChange(a.update_subscription(update), "subscription"),
                                    source="stripe", actor=actor, reason="subscription started", causation=cause)
             return "subscribed"
-        if fact.payment_intent:
-            await self._remember(fact.payment_intent, user_id, plan, op)  # for a refund later
+        if fact.payment_intent:  # for a refund later
+            await self.records.remember(fact.payment_intent, user_id=user_id, plan=plan, grant_id=op)
         payment = Payment("stripe", plan, offer.days, fact.amount_minor, fact.currency, fact.session_id)
 
-        def grant(account: Account, now: datetime) -> Change:
-            return Change(account.grant(grant_id=op, plan=plan, days=offer.days, now=now, source="stripe"),
-                          "grant", payment)
+        def grant(account: Account, now: datetime) -> AccountChange:
+            return AccountChange(account.grant(grant_id=op, plan=plan, days=offer.days, now=now, source="stripe"),
+                                 "grant", payment)
 
         outcome = await self.store.apply(user_id, op, grant, source="stripe", actor=actor, reason="checkout paid",
                                          causation=cause)
@@ -158,7 +183,7 @@ class Fulfilment:
         payment = Payment("stripe", plan, days, fact.amount_minor, fact.currency, fact.invoice_id)
         outcome = await self.store.apply(
             user_id, f"invoice:{fact.invoice_id}",
-            lambda a, _: Change(a.update_subscription(update), "subscription", payment),
+            lambda a, _: AccountChange(a.update_subscription(update), "subscription", payment),
             source="stripe", actor=f"stripe:{event_id}", reason="subscription invoice paid", causation=cause)
         return "fulfilled" if outcome.applied else "no change"
 
@@ -167,13 +192,13 @@ class Fulfilment:
         update = dataclasses.replace(fact.update, plan=plan)
         # No operation id: folding the same state in twice changes nothing.
         outcome = await self.store.apply(
-            user_id, f"stripe:{event_id}", lambda a, _: Change(a.update_subscription(update), "subscription"),
+            user_id, f"stripe:{event_id}", lambda a, _: AccountChange(a.update_subscription(update), "subscription"),
             source="stripe", actor=f"stripe:{event_id}", reason=f"subscription {update.status}", causation=cause,
             record_op=False)
         return "applied" if outcome.applied else "no change"
 
     async def _refund(self, fact: RefundFact, event_id: str, cause: Envelope) -> str:
-        ref = await self.refs.find_one({"_id": fact.payment_intent}) if fact.payment_intent else None
+        ref = await self.records.ref(fact.payment_intent) if fact.payment_intent else None
         if ref is None:
             if fact.invoice_id or not fact.payment_intent:
                 return "ignored: not a one-time purchase"
@@ -182,23 +207,19 @@ class Fulfilment:
             return "ignored: partial refund"
         grant_id = str(ref["grant_id"])
 
-        def revoke(account: Account, now: datetime) -> Change | None:
+        def revoke(account: Account, now: datetime) -> AccountChange | None:
             revoked = account.revoke(grant_id, now)
-            return None if revoked is None else Change(revoked, "refund")
+            return None if revoked is None else AccountChange(revoked, "refund")
 
         outcome = await self.store.apply(str(ref["user_id"]), f"refund:{fact.charge_id}", revoke, source="refund",
                                          actor=f"stripe:{event_id}", reason="charge refunded", causation=cause)
         return "revoked" if outcome.applied else "no change"
 
-    async def _remember(self, ref_id: str, user_id: str, plan: str, grant_id: str) -> None:
-        with contextlib.suppress(DuplicateKeyError):  # insert-once: a cheap write on every store
-            await self.refs.insert_one({"_id": ref_id, "user_id": user_id, "plan": plan, "grant_id": grant_id})
-
     async def _owner(self, subscription_id: str, user_id: str | None,
                      plan: PlanName | None) -> tuple[str, PlanName]:
         if user_id is not None and plan is not None and plan in self.plans:
             return user_id, plan  # our metadata travelled with the subscription: no lookup
-        ref = await self.refs.find_one({"_id": subscription_id})
+        ref = await self.records.ref(subscription_id)
         user_id = user_id or (ref["user_id"] if ref else None)
         plan = plan or (ref["plan"] if ref else None)
         if user_id is None or plan is None or plan not in self.plans:

@@ -1,0 +1,55 @@
+"""What the routes need, built once per API process and kept on `app.state.ctx`, and the statuses
+billing's domain refusals answer with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from ds_common.errors import AppError, BadRequest, Conflict, DomainError, NotFound
+from ds_common.redis import RateLimiter
+from fastapi import Depends, Request
+
+from ds_billing.adapters.provider import PaymentProvider
+from ds_billing.domain.codes import CodeNotFound, CodeUsed, InvalidFormat, InvalidTag
+from ds_billing.domain.entitlement import NoRenewingSubscription
+from ds_billing.domain.plans import PlanOrDurationRequired, UnknownPlan, WrongDuration
+from ds_billing.service.checkout import Checkout
+from ds_billing.service.fulfilment import Inbox
+from ds_billing.service.membership import Membership
+from ds_billing.service.zpay import ZPayPayments
+from ds_billing.settings import Settings
+
+
+@dataclass
+class Context:
+    settings: Settings
+    provider: PaymentProvider  # Stripe
+    checkout: Checkout
+    inbox: Inbox
+    membership: Membership
+    zpay: ZPayPayments
+    limiter: RateLimiter
+
+
+def context_of(request: Request) -> Context:
+    context: Context = request.app.state.ctx
+    return context
+
+
+async def _context(request: Request) -> Context:  # async: no threadpool hop per request
+    return context_of(request)
+
+
+Ctx = Annotated[Context, Depends(_context)]
+
+ERRORS: dict[type[DomainError], type[AppError]] = {
+    InvalidFormat: BadRequest,
+    InvalidTag: BadRequest,
+    CodeNotFound: NotFound,
+    CodeUsed: Conflict,
+    UnknownPlan: BadRequest,
+    WrongDuration: BadRequest,
+    PlanOrDurationRequired: BadRequest,
+    NoRenewingSubscription: NotFound,
+}
