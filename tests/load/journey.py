@@ -1,5 +1,5 @@
-"""The learner-journey load scenario (legacy-api.md §9): virtual learners, each signed in with its
-own account, walking channel list → videos → quota → register → transcript → progress restore →
+"""The learner-journey load scenario: virtual learners, each signed in with its own account,
+walking channel list → videos → quota → register → transcript → progress restore →
 autosave → missed words → config → all progress, concurrently. Bounded by iterations and a deadline.
 
 Used by `tests/load/run.py` (figures per step) and by a smoke test (every step answers 2xx).
