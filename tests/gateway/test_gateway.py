@@ -106,8 +106,10 @@ def test_routes_each_legacy_path_to_its_owner_without_the_prefix(gateway: str, p
     assert r.json()["path"] == f"{path}?x=1"
 
 
-def test_admin_plan_change_goes_to_billing_and_a_dead_upstream_is_a_json_502(gateway: str) -> None:
-    r = httpx.put(f"{gateway}/dictation-studio/auth/user/plan", json={})
+@pytest.mark.parametrize(("method", "path"), [("PUT", "/auth/user/plan"), ("POST", "/user/update-duration")])
+def test_admin_plan_changes_go_to_billing_and_a_dead_upstream_is_a_json_502(gateway: str, method: str,
+                                                                            path: str) -> None:
+    r = httpx.request(method, f"{gateway}/dictation-studio{path}", json={})
     assert r.status_code == 502
     assert r.json() == {"error": "Service unavailable"}
 
@@ -204,3 +206,52 @@ def test_sign_in_is_rate_limited_per_ip_with_a_json_429(gateway: str) -> None:
                 assert r.headers["retry-after"] == "1"
                 break
     assert 429 in statuses
+
+
+SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "no-referrer",
+                    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+                    "cross-origin-resource-policy": "same-site"}
+
+
+def raw_request(gateway: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """A request sent as bytes (what no well-behaved client would send); (status, headers, body)."""
+    import socket
+
+    host, port = gateway.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(request)
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.parametrize(("request_bytes", "status"), [
+    (b"GET /dictation-studio/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404),
+    (b"NOT A REQUEST\r\n\r\n", 400),
+    (b"GET /dictation-studio/service/channel?" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+     414),
+    (b"POST /dictation-studio/service/channel HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+     b"Connection: close\r\n\r\n", 501),
+    (b"PUT /dictation-studio/auth/user/plan HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+     502),
+])
+def test_the_gateways_own_answers_are_json_with_the_security_headers(gateway: str, request_bytes: bytes,
+                                                                      status: int) -> None:
+    got, headers, body = raw_request(gateway, request_bytes)
+    assert got == status
+    assert headers["content-type"].startswith("application/json") and "error" in json.loads(body), body
+    assert {name: headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+
+
+def test_the_gateways_429_carries_the_security_headers(gateway: str) -> None:
+    with httpx.Client() as client:
+        for _ in range(60):  # bounded: burst 30 at 60/min
+            r = client.post(f"{gateway}/dictation-studio/auth/register", json={})
+            if r.status_code == 429:
+                break
+    assert r.status_code == 429 and r.json() == {"error": "Too many requests"}
+    assert {name: r.headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
