@@ -43,6 +43,7 @@ CACHE = Path(os.environ.get("DS_CACHE_DIR", Path.home() / ".cache" / "dictation-
 KAFKA_VERSION = "3.9.1"
 FERRETDB_VERSION = "v1.24.2"
 STRIPE_MOCK_VERSION = "v0.197.0"
+COMPOSE_VERSION = "v5.6.0"
 
 # Two port sets, so the test stack runs beside a `make dev` stack.
 PROFILE_PORTS = {
@@ -207,6 +208,27 @@ def go_build(binary: Path, build: list[str], cwd: Path | None = None) -> None:
     binary.parent.mkdir(parents=True, exist_ok=True)
     log(f"building {binary.name} (first run only; cached afterwards)")
     run(build, cwd=cwd, env={**os.environ, "CGO_ENABLED": "0"})
+
+
+def compose_validator() -> Path:
+    """Docker Compose's own validator (`docker-compose config` needs no engine), built once from the
+    Go module proxy and cached: the tests check docker-compose.yml with it."""
+    binary = CACHE / "bin" / f"docker-compose-{COMPOSE_VERSION}"
+    if binary.exists():
+        return binary
+    require_go()
+    module = CACHE / f"compose-{COMPOSE_VERSION}-module"
+    module.mkdir(parents=True, exist_ok=True)
+    log(f"building docker-compose {COMPOSE_VERSION} (first run only, about two minutes; cached afterwards)")
+    env = {**os.environ, "CGO_ENABLED": "0"}
+    if not (module / "go.mod").exists():
+        run(["go", "mod", "init", "ds-compose-validator"], cwd=module, env=env)
+    # `go install ...@version` is refused (compose's go.mod has exclude directives): a tool dependency.
+    run(["go", "get", "-tool", f"github.com/docker/compose/v5/cmd@{COMPOSE_VERSION}"], cwd=module, env=env)
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    run(["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(binary), "github.com/docker/compose/v5/cmd"],
+        cwd=module, env=env)
+    return binary
 
 
 class Kafka(Server):
@@ -436,6 +458,8 @@ def main() -> None:
     if args.action == "up":
         for server in servers(args.profile):
             server.start()
+        if args.profile == "test":
+            compose_validator()
         state = servers(args.profile)[0].state
         (state / "endpoints.json").write_text(json.dumps(endpoints(args.profile), indent=2))
         log(f"{args.profile} infrastructure ready in {time.monotonic() - started:.1f}s")

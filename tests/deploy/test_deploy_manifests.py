@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -59,7 +60,7 @@ def test_compose_env_files_exist_and_commit_no_secrets(compose: dict[str, Any]) 
     common = (ROOT / "deploy/compose/common.env").read_text().lower()
     for word in ("secret=", "password=", "key=", "sk_live", "sk_test", "whsec_"):
         assert word not in common
-    assert "deploy/compose/secrets.env" in (ROOT / ".gitignore").read_text()
+    assert "deploy/compose/secrets/*.env" in (ROOT / ".gitignore").read_text()
 
 
 def test_gateway_upstreams_point_at_compose_apis(compose: dict[str, Any]) -> None:
@@ -154,19 +155,68 @@ def test_generated_base_and_gateway_copies_are_up_to_date() -> None:
         assert (ROOT / "deploy/k8s/base/gateway" / name).read_text() == (ROOT / "deploy/gateway" / name).read_text()
 
 
-def test_secrets_example_lists_every_secret_of_every_service() -> None:
+def service_secrets() -> dict[str, set[str]]:
+    """Each service's secrets: the environment names of its settings' SecretStr fields."""
     from pydantic import SecretStr
 
-    example = (ROOT / "deploy/compose/secrets.env.example").read_text()
-    listed = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line and not line.startswith("#")}
-    secrets = set()
+    found = {}
     for name in SERVICES:
         settings = __import__(f"ds_{name}.settings", fromlist=["Settings"]).Settings
         prefix = settings.model_config["env_prefix"]
-        secrets |= {prefix + field.upper() for field, info in settings.model_fields.items()
-                    if info.annotation in (SecretStr, SecretStr | None)}
-    assert secrets and secrets <= listed
-    assert all(line.endswith("=") for line in example.splitlines() if "=" in line and not line.startswith("#"))
+        found[name] = {prefix + field.upper() for field, info in settings.model_fields.items()
+                       if info.annotation in (SecretStr, SecretStr | None)}
+    return found
+
+
+def test_each_services_secrets_example_lists_its_secrets() -> None:
+    for name, secrets in service_secrets().items():
+        example = ROOT / "deploy/compose/secrets" / f"{name}.env.example"
+        if not secrets:
+            assert not example.exists()
+            continue
+        lines = [line for line in example.read_text().splitlines() if "=" in line and not line.startswith("#")]
+        assert secrets <= {line.split("=", 1)[0] for line in lines}, name
+        assert all(line.endswith("=") for line in lines)  # nothing secret committed
+
+
+# --- docker-compose, by Docker Compose's own validator (built from the Go module proxy, no engine) ---
+@pytest.fixture(scope="module")
+def compose_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`docker-compose config` of the file with every secrets file filled in (dummy values), all
+    profiles; fails on any error or warning."""
+    sys.path.insert(0, str(ROOT / "deploy" / "local"))
+    import infra  # deploy/local holds scripts, not a package
+
+    validator = infra.compose_validator()
+    work = tmp_path_factory.mktemp("compose")
+    shutil.copy(ROOT / "docker-compose.yml", work / "docker-compose.yml")
+    shutil.copytree(ROOT / "deploy", work / "deploy", ignore=shutil.ignore_patterns("*.env"))
+    shutil.copy(ROOT / "deploy/compose/common.env", work / "deploy/compose/common.env")
+    for example in (ROOT / "deploy/compose/secrets").glob("*.env.example"):
+        names = [line.split("=", 1)[0] for line in example.read_text().splitlines() if line.endswith("=")]
+        owner = example.name.removesuffix(".env.example")
+        (work / "deploy/compose/secrets" / f"{owner}.env").write_text(
+            "".join(f"{n}=secret-of-{owner}\n" for n in names))
+    for args in ([], ["--profile", "observability"]):
+        quiet = subprocess.run([str(validator), *args, "config", "--quiet"], cwd=work, capture_output=True, text=True)
+        assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    full = subprocess.run([str(validator), "--profile", "observability", "config", "--format", "json"], cwd=work,
+                          capture_output=True, text=True, check=True)
+    assert full.stderr == "", full.stderr
+    config: dict[str, Any] = json.loads(full.stdout)
+    return config
+
+
+def test_every_process_gets_only_its_own_services_secrets(compose_config: dict[str, Any]) -> None:
+    owners = {"zpay": "billing", "grafana": "grafana"}  # the ZPay stand-in knows the merchant key, as ZPay does
+    for name, spec in compose_config["services"].items():
+        secrets = {value.removeprefix("secret-of-") for value in (spec.get("environment") or {}).values()
+                   if isinstance(value, str) and value.startswith("secret-of-")}
+        owner = owners.get(name, name.split("-")[0])
+        assert secrets <= {owner}, f"{name} receives the secrets of {secrets - {owner}}"
+    for name, secrets in service_secrets().items():  # ...and each service does get its own
+        for role in ROLES:
+            assert secrets <= set(compose_config["services"][f"{name}-{role}"].get("environment") or {})
 
 
 # --- observability ------------------------------------------------------------------------------
