@@ -18,10 +18,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import orjson
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -147,6 +147,24 @@ def json_response(body: Any, *, status: int = 200, headers: Mapping[str, str] | 
     """JSON bytes straight from orjson, for hot routes (FastAPI's encoder costs more; the route's
     `response_model` still documents the shape)."""
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+class ServiceContext:
+    """The base of a service's `Context`: what one API process holds (its use cases), which its
+    lifespan keeps on `app.state.ctx`. Routes take it as `ctx: Ctx` (`Ctx = Annotated[Context,
+    AppContext]`), hot routes as `Context.of(request)`."""
+
+    @classmethod
+    def of(cls, request: Request) -> Self:
+        context: Self = request.app.state.ctx
+        return context
+
+
+async def _app_context(request: Request) -> Any:  # async: no threadpool hop per request
+    return request.app.state.ctx
+
+
+AppContext = Depends(_app_context)
 
 
 def json_body_schema(model: type[BaseModel]) -> dict[str, Any]:

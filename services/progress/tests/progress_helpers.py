@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ds_common.events.consumer import AnyHandler, ConsumerRunner
@@ -12,6 +11,7 @@ from ds_common.events.consumer import handlers as by_topic
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.events.outbox import OutboxRelay
 from ds_common.runtime import Stores, open_stores
+from ds_common.testing.kit import running
 from ds_progress.adapters.collections import OUTBOX_COLLECTIONS
 from ds_progress.adapters.journal import Compactor
 from ds_progress.messaging.handlers import handlers
@@ -29,18 +29,6 @@ def save_body(channel: str, video: str, inputs: int = 20, *, duration: float = 1
 async def stores_for(settings: Settings) -> AsyncIterator[Stores]:
     async with open_stores(settings) as stores:
         yield stores
-
-
-@contextlib.asynccontextmanager
-async def running(worker: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncIterator[asyncio.Task[None]]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker(stop))
-    try:
-        yield task
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 30)
 
 
 @contextlib.asynccontextmanager

@@ -12,9 +12,9 @@ from ds_common.events.envelope import new_event
 from ds_common.events.kafka import KafkaPublisher, ensure_topics
 from ds_common.testing.fixtures import unique
 from ds_common.testing.kafka import start_group_at_end
-from ds_common.testing.kit import eventually
+from ds_common.testing.kit import eventually, running
 from ds_progress.adapters.collections import QUOTA
-from progress_helpers import consumer, running, stores_for
+from progress_helpers import consumer, stores_for
 
 pytestmark = pytest.mark.integration
 

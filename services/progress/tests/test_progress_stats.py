@@ -17,10 +17,10 @@ from ds_common.events.envelope import Envelope, new_event
 from ds_common.events.kafka import ensure_topics
 from ds_common.testing.fixtures import unique
 from ds_common.testing.kafka import start_group_at_end
-from ds_common.testing.kit import eventually
+from ds_common.testing.kit import eventually, running
 from ds_progress.adapters.collections import STATS_DAILY
 from ds_progress.adapters.stats import PracticeStats
-from progress_helpers import consumer, relay, running, save_body, stores_for
+from progress_helpers import consumer, relay, save_body, stores_for
 
 pytestmark = pytest.mark.integration
 TOPICS = ["practice.recorded", "plan.changed", "session.revoked", "user.registered", "user.updated"]

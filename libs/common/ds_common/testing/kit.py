@@ -12,7 +12,7 @@ import contextlib
 import copy
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,6 +66,19 @@ class MovableClock:
             yield
         finally:
             self.advance(-delta)
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> AsyncIterator[asyncio.Task[None]]:
+    """A worker loop (a relay, a consumer, a compactor) running until the block ends; yields its task."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker(stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 30)
 
 
 @contextlib.asynccontextmanager

@@ -34,7 +34,7 @@ from ds_common.service import outbox_nudge
 from ds_common.settings import ServiceSettings
 from ds_common.testing.fixtures import unique
 from ds_common.testing.infra import Endpoints
-from ds_common.testing.kit import read_topic
+from ds_common.testing.kit import read_topic, running
 from pymongo.asynchronous.database import AsyncDatabase
 
 pytestmark = pytest.mark.integration
@@ -65,17 +65,6 @@ async def wait_outbox_empty(db: AsyncDatabase, timeout: float = 60) -> None:
     while await db.items.count_documents({PENDING: True}):
         assert time.monotonic() < deadline, "outbox not drained"
         await asyncio.sleep(0.2)
-
-
-@contextlib.asynccontextmanager
-async def running(worker) -> None:
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker(stop))
-    try:
-        yield stop
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 async def test_relay_publishes_exactly_what_was_written_in_per_key_order(

@@ -8,7 +8,8 @@ from typing import Annotated
 
 from ds_common.clock import Clock
 from ds_common.errors import AppError, BadRequest, DomainError
-from fastapi import Depends, Request
+from ds_common.web import AppContext, ServiceContext
+from fastapi import Request
 
 from ds_auth.adapters.keys import KeyRing
 from ds_auth.adapters.sessions import SessionStore
@@ -23,6 +24,7 @@ from ds_auth.settings import Settings
 ACCESS_HEADER = "x-ds-access-token"
 REFRESH_HEADER = "x-ds-refresh-token"
 
+
 ERRORS: dict[type[DomainError], type[AppError]] = {
     InvalidEmail: BadRequest,
     NothingToUpdate: BadRequest,
@@ -31,7 +33,9 @@ ERRORS: dict[type[DomainError], type[AppError]] = {
 
 
 @dataclass
-class Context:
+class Context(ServiceContext):
+    """What one auth API process holds: its keys, stores and use cases."""
+
     settings: Settings
     clock: Clock
     keyring: KeyRing  # signs access tokens, publishes the JWKS
@@ -42,16 +46,7 @@ class Context:
     feedback: Feedback
 
 
-def context_of(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
-
-
-async def _context(request: Request) -> Context:  # async: no threadpool hop per request
-    return context_of(request)
-
-
-Ctx = Annotated[Context, Depends(_context)]
+Ctx = Annotated[Context, AppContext]
 
 
 def client_ip(request: Request) -> str:

@@ -10,7 +10,7 @@ from ds_common.web import json_response
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from ds_auth.api.deps import Ctx, context_of
+from ds_auth.api.deps import Context, Ctx
 from ds_auth.api.schemas import ConfigAnswer, ConfigSaved, ConfigUpdate, RoleBody, RoleUpdates, UserObject, UserPage
 
 router = APIRouter()
@@ -23,7 +23,7 @@ Cursor = Annotated[str | None, Query(max_length=64, pattern=r"^[0-9a-f]+$")]
 async def userinfo_by_email(email: str, request: Request) -> Response:
     """The caller's own User object (bare); admins may read anyone's."""
     # A hot path (every page load): the principal is read directly (ds_common.auth.current_principal).
-    ctx, principal = context_of(request), await current_principal(request)
+    ctx, principal = Context.of(request), await current_principal(request)
     return json_response(await ctx.accounts.user_info(principal, email))
 
 
@@ -31,7 +31,7 @@ async def userinfo_by_email(email: str, request: Request) -> Response:
 async def get_config(request: Request) -> Response:
     # A hot path (every dictation page): the principal is read directly (ds_common.auth.current_principal).
     principal = await current_principal(request)
-    return json_response({"config": await context_of(request).accounts.config(principal.user_id)})
+    return json_response({"config": await Context.of(request).accounts.config(principal.user_id)})
 
 
 @router.post("/user/config", response_model=ConfigSaved)

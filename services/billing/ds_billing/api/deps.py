@@ -8,7 +8,7 @@ from typing import Annotated
 
 from ds_common.errors import AppError, BadRequest, Conflict, DomainError, NotFound
 from ds_common.redis import RateLimiter
-from fastapi import Depends, Request
+from ds_common.web import AppContext, ServiceContext
 
 from ds_billing.adapters.provider import PaymentProvider
 from ds_billing.domain.codes import CodeNotFound, CodeUsed, InvalidFormat, InvalidTag
@@ -20,29 +20,6 @@ from ds_billing.service.membership import Membership
 from ds_billing.service.zpay import ZPayPayments
 from ds_billing.settings import Settings
 
-
-@dataclass
-class Context:
-    settings: Settings
-    provider: PaymentProvider  # Stripe
-    checkout: Checkout
-    inbox: Inbox
-    membership: Membership
-    zpay: ZPayPayments
-    limiter: RateLimiter
-
-
-def context_of(request: Request) -> Context:
-    context: Context = request.app.state.ctx
-    return context
-
-
-async def _context(request: Request) -> Context:  # async: no threadpool hop per request
-    return context_of(request)
-
-
-Ctx = Annotated[Context, Depends(_context)]
-
 ERRORS: dict[type[DomainError], type[AppError]] = {
     InvalidFormat: BadRequest,
     InvalidTag: BadRequest,
@@ -53,3 +30,20 @@ ERRORS: dict[type[DomainError], type[AppError]] = {
     PlanOrDurationRequired: BadRequest,
     NoRenewingSubscription: NotFound,
 }
+
+
+@dataclass
+class Context(ServiceContext):
+    """What one billing API process holds: its payment provider and use cases."""
+
+    settings: Settings
+    provider: PaymentProvider  # Stripe
+    checkout: Checkout
+    inbox: Inbox
+    membership: Membership
+    zpay: ZPayPayments
+    limiter: RateLimiter
+
+
+Ctx = Annotated[Context, AppContext]
+

@@ -10,7 +10,7 @@ from ds_common.web import FastQuery
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ds_catalog.api.deps import Ctx, cached_json, choice, context_of
+from ds_catalog.api.deps import Context, Ctx, cached_json, choice
 from ds_catalog.api.schemas import ChannelBatch, ChannelOut, ChannelUpdate, Message, channel_view
 from ds_catalog.domain.values import ChannelFilter, LanguageFilter
 
@@ -27,7 +27,7 @@ def render_channels(docs: list[Document]) -> bytes:
 async def list_channels(request: Request) -> Response:
     """A bare array of channels. Learners and anonymous callers only ever see public channels."""
     # A hot route (the home page): inputs read directly, see ds_common.web.FastQuery.
-    ctx, caller = context_of(request), await viewer(request)
+    ctx, caller = Context.of(request), await viewer(request)
     found = LIST_QUERY.read(request)
     visibility, language = choice(found, "visibility", ChannelFilter), choice(found, "language", LanguageFilter)
     return cached_json(await ctx.channels.listing(visibility, language, admin=bool(caller and caller.is_admin),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, get_args
 
 from ds_common.errors import AppError, BadRequest, DomainError
-from fastapi import Depends, Request
+from ds_common.web import AppContext, ServiceContext
 from fastapi.responses import Response
 
 from ds_catalog.domain.errors import (
@@ -25,9 +25,19 @@ from ds_catalog.service.uploads import Uploads
 from ds_catalog.service.videos import Videos
 from ds_catalog.settings import Settings
 
+ERRORS: Mapping[type[DomainError], type[AppError]] = {
+    NothingToUpdate: BadRequest,
+    DuplicateChannelIds: BadRequest,
+    LinkMismatch: BadRequest,
+    InvalidApproval: BadRequest,
+    InvalidTranscriptFile: BadRequest,
+}
+
 
 @dataclass
-class Context:
+class Context(ServiceContext):
+    """What one catalog API process holds: its use cases."""
+
     settings: Settings
     channels: Channels
     videos: Videos
@@ -36,24 +46,7 @@ class Context:
     analytics: Analytics
 
 
-def context_of(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
-
-
-async def _context(request: Request) -> Context:  # async: no threadpool hop per request
-    return context_of(request)
-
-
-Ctx = Annotated[Context, Depends(_context)]
-
-ERRORS: Mapping[type[DomainError], type[AppError]] = {
-    NothingToUpdate: BadRequest,
-    DuplicateChannelIds: BadRequest,
-    LinkMismatch: BadRequest,
-    InvalidApproval: BadRequest,
-    InvalidTranscriptFile: BadRequest,
-}
+Ctx = Annotated[Context, AppContext]
 
 
 def choice(found: Mapping[str, str], name: str, allowed: Any, default: str = "all") -> str:

@@ -13,7 +13,7 @@ from ds_common.web import FastQuery
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ds_catalog.api.deps import Ctx, cached_json, choice, context_of
+from ds_catalog.api.deps import Context, Ctx, cached_json, choice
 from ds_catalog.api.schemas import (
     BatchVisibility,
     BatchVisibilityResult,
@@ -39,7 +39,7 @@ def render_videos(channel_id: str, docs: list[Document]) -> bytes:
 async def list_videos(channel_id: str, request: Request) -> Response:
     """`{channel_id, videos}` without transcripts. Learners only see public videos of public channels."""
     # A hot route (every channel page): inputs read directly, see ds_common.web.FastQuery.
-    user, ctx = await current_principal(request), context_of(request)
+    user, ctx = await current_principal(request), Context.of(request)
     found = LIST_QUERY.read(request)
     visibility, language = choice(found, "visibility", VisibilityFilter), choice(found, "language", LanguageFilter)
     return cached_json(await ctx.videos.listing(channel_id, visibility, language, admin=user.is_admin,

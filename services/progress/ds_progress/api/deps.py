@@ -8,7 +8,7 @@ from typing import Annotated
 
 from ds_common.errors import AppError, BadRequest, DomainError, Forbidden
 from ds_common.ids import is_youtube_id
-from fastapi import Depends, Request
+from ds_common.web import AppContext, ServiceContext
 
 from ds_progress.domain.errors import InvalidInput, QuotaExceeded, TooManyWords
 from ds_progress.service.progress import Progress
@@ -18,11 +18,16 @@ from ds_progress.service.words import MissedWords
 from ds_progress.settings import Settings
 
 ERRORS: dict[type[DomainError], type[AppError]] = {
-    InvalidInput: BadRequest, QuotaExceeded: Forbidden, TooManyWords: BadRequest}
+    InvalidInput: BadRequest,
+    QuotaExceeded: Forbidden,
+    TooManyWords: BadRequest,
+}
 
 
 @dataclass
-class Context:
+class Context(ServiceContext):
+    """What one progress API process holds: its use cases."""
+
     settings: Settings
     progress: Progress
     quota: Quota
@@ -30,16 +35,7 @@ class Context:
     words: MissedWords
 
 
-def context_of(request: Request) -> Context:
-    context: Context = request.app.state.ctx
-    return context
-
-
-async def _context(request: Request) -> Context:  # async: no threadpool hop per request
-    return context_of(request)
-
-
-Ctx = Annotated[Context, Depends(_context)]
+Ctx = Annotated[Context, AppContext]
 
 
 def video_ids(channel_id: object, video_id: object) -> tuple[str, str]:

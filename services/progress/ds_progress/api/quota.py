@@ -9,7 +9,7 @@ from ds_common.web import FastQuery, json_response
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ds_progress.api.deps import Ctx, context_of, video_ids
+from ds_progress.api.deps import Context, Ctx, video_ids
 from ds_progress.api.schemas import Access, QuotaAnswer, Registered, VideoRef
 
 router = APIRouter()
@@ -20,14 +20,14 @@ REGISTERED = {"status": "success", "message": "Video registered and progress ini
 
 @router.get("/user/dictation_quota", response_model=QuotaAnswer, openapi_extra=VIDEO.openapi())
 async def dictation_quota(request: Request) -> Response:
-    user, ctx, query = await current_principal(request), context_of(request), VIDEO.read(request)
+    user, ctx, query = await current_principal(request), Context.of(request), VIDEO.read(request)
     return json_response(await ctx.quota.check(user, query["channelId"], query["videoId"]))
 
 
 @router.post("/user/register_dictation", response_model=Registered)
 async def register_dictation(body: VideoRef, request: Request) -> Response:
     # A hot path (repeated on every video opened): principal read directly.
-    user, ctx = await current_principal(request), context_of(request)
+    user, ctx = await current_principal(request), Context.of(request)
     if not body.channelId or not body.videoId:
         raise BadRequest("Missing channelId or videoId")
     await ctx.progress.register(user, *video_ids(body.channelId, body.videoId))

@@ -7,7 +7,7 @@ from ds_common.web import json_response
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ds_progress.api.deps import Ctx, context_of
+from ds_progress.api.deps import Context, Ctx
 from ds_progress.api.schemas import MissedWords, Words
 
 router = APIRouter()
@@ -22,7 +22,7 @@ async def add_missed_words(body: Words, user: CurrentUser, ctx: Ctx) -> Response
 async def list_missed_words(request: Request) -> Response:
     # A hot path (the review page): principal read directly.
     user = await current_principal(request)
-    return json_response(await context_of(request).words.list(user.user_id))
+    return json_response(await Context.of(request).words.list(user.user_id))
 
 
 @router.delete("/user/missed-words", response_model=MissedWords)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from ds_common.errors import AppError, BadRequest, DomainError, Forbidden, NotFound
-from fastapi import Depends, Request
+from ds_common.web import AppContext, ServiceContext
 
 from ds_transcripts.domain.access import AccessRefused
 from ds_transcripts.domain.transcript import InvalidTranscriptIndex, TranscriptUnavailable, VideoNotFound
@@ -15,31 +15,24 @@ from ds_transcripts.service.access_control import AccessControl
 from ds_transcripts.service.editing import Editor
 from ds_transcripts.service.transcripts import Transcripts
 
-
-@dataclass
-class Context:
-    transcripts: Transcripts
-    editor: Editor
-    access: AccessControl
-
-
-def context_of(request: Request) -> Context:
-    context: Context = request.app.state.ctx
-    return context
-
-
-async def _context(request: Request) -> Context:  # async: no threadpool hop per request
-    return context_of(request)
-
-
-Ctx = Annotated[Context, Depends(_context)]
-
 ERRORS: dict[type[DomainError], type[AppError]] = {
     VideoNotFound: NotFound,
     TranscriptUnavailable: NotFound,
     InvalidTranscriptIndex: BadRequest,
     AccessRefused: Forbidden,
 }
+
+
+@dataclass
+class Context(ServiceContext):
+    """What one transcripts API process holds: its use cases."""
+
+    transcripts: Transcripts
+    editor: Editor
+    access: AccessControl
+
+
+Ctx = Annotated[Context, AppContext]
 
 
 def status_of(error: AppError | DomainError) -> int:

@@ -11,7 +11,7 @@ from ds_common.ids import IdPath, is_youtube_id
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ds_transcripts.api.deps import Ctx, context_of
+from ds_transcripts.api.deps import Context, Ctx
 from ds_transcripts.api.schemas import ChannelFilters, FetchBody, LineOut, RefinedState, VideoTranscriptOut
 from ds_transcripts.domain.youtube_url import video_id_from_url
 
@@ -24,7 +24,7 @@ async def video_transcript(channel_id: str, video_id: str, request: Request) -> 
     if not (is_youtube_id(channel_id) and is_youtube_id(video_id)):
         raise BadRequest("Invalid channel or video id")
     principal = await current_principal(request)
-    ctx = context_of(request)
+    ctx = Context.of(request)
     await ctx.access.ensure_allowed(principal, channel_id, video_id)
     body = await ctx.transcripts.serve(channel_id, video_id)
     return Response(body, media_type="application/json")
