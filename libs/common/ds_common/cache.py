@@ -87,10 +87,11 @@ class DocumentCache:
     async def get(self, doc_id: str, load: Loader) -> Document | None:
         return (await self.get_many([doc_id], load))[doc_id]
 
-    async def get_many(self, ids: Sequence[str], load: Loader) -> dict[str, Document | None]:
-        """The documents of `ids` (None when absent); `load(missing ids)` reads the store on a miss."""
+    async def get_many(self, ids: Sequence[str], load: Loader, *, local: bool = True) -> dict[str, Document | None]:
+        """The documents of `ids` (None when absent); `load(missing ids)` reads the store on a miss.
+        `local=False` skips the process's own copies (a caller that needs what Redis holds now)."""
         found: dict[str, Document | None] = {}
-        if self.local_ttl_s:
+        if self.local_ttl_s and local:
             now = time.monotonic()
             found = {i: kept[1] for i in ids if (kept := self._local.get(i)) is not None and kept[0] > now}
         ids = [i for i in dict.fromkeys(ids) if i not in found]

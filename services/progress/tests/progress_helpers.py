@@ -12,6 +12,8 @@ from ds_common.events.kafka import KafkaPublisher
 from ds_common.events.outbox import OutboxRelay
 from ds_common.runtime import Stores, open_stores
 from ds_common.testing.kit import running
+from ds_progress.adapters import copies
+from ds_progress.adapters.catalog import CatalogView
 from ds_progress.adapters.collections import OUTBOX_COLLECTIONS
 from ds_progress.adapters.journal import Compactor
 from ds_progress.messaging.handlers import handlers
@@ -29,6 +31,18 @@ def save_body(channel: str, video: str, inputs: int = 20, *, duration: float = 1
 async def stores_for(settings: Settings) -> AsyncIterator[Stores]:
     async with open_stores(settings) as stores:
         yield stores
+
+
+async def catalogued(settings: Settings, channel: str, *videos: str, visibility: str = "public",
+                     channel_visibility: str = "public", sequence: int = 1) -> None:
+    """What the catalog's events would have told progress: `channel` and its `videos` exist
+    (`sequence`: the catalog's, to describe them again later)."""
+    async with stores_for(settings) as stores:
+        view = CatalogView(stores.db, copies.catalog(stores))
+        await view.record_channel(channel, sequence, name=f"Channel {channel}", visibility=channel_visibility)
+        for video in videos:
+            await view.record_video(channel, video, sequence, removed=False, described={
+                "title": f"Video {video}", "link": f"https://youtu.be/{video}", "visibility": visibility})
 
 
 @contextlib.asynccontextmanager

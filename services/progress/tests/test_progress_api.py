@@ -11,20 +11,21 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from ds_common.events.contracts import UserRegistered, VideoPublished, VideoRemoved
+from ds_common.events.contracts import ChannelUpdated, UserRegistered, VideoPublished, VideoRemoved
 from ds_common.events.envelope import new_event
 from ds_common.testing.fixtures import unique
 from ds_common.testing.kit import eventually
 from ds_progress.adapters.collections import JOURNAL, progress_collection
 from ds_progress.adapters.journal import Compactor
 from ds_progress.main import api_app
-from progress_helpers import handlers_by_topic, save_body, stores_for
+from progress_helpers import catalogued, handlers_by_topic, save_body, stores_for
 from pymongo.errors import AutoReconnect
 
 pytestmark = pytest.mark.integration
 
 
-async def test_save_restore_and_partial_updates(client, issuer, mongo_db, publisher) -> None:
+async def test_save_restore_and_partial_updates(client, issuer, mongo_db, publisher, settings) -> None:
+    await catalogued(settings, "ch1", "v1")
     user = unique("u")
     h = issuer.headers(user)
     empty = await client.get("/user/progress", params={"channelId": "ch1", "videoId": "v1"}, headers=h)
@@ -59,7 +60,9 @@ async def test_save_restore_and_partial_updates(client, issuer, mongo_db, publis
     assert compacted.json()["userInput"] == expected
 
 
-async def test_every_save_is_durable_when_answered_even_when_many_arrive_at_once(client, issuer, mongo_db) -> None:
+async def test_every_save_is_durable_when_answered_even_when_many_arrive_at_once(
+        client, issuer, mongo_db, settings) -> None:
+    await catalogued(settings, "ch1", "v9")
     users = [unique("u") for _ in range(40)]
     answers = await asyncio.gather(*(client.post("/user/progress", json=save_body("ch1", "v9"),
                                                  headers=issuer.headers(u)) for u in users))
@@ -70,7 +73,9 @@ async def test_every_save_is_durable_when_answered_even_when_many_arrive_at_once
     assert batches < len(users)  # group commit: fewer journal writes than saves
 
 
-async def test_channel_and_all_progress_views(client, issuer, mongo_db, publisher) -> None:
+async def test_channel_and_all_progress_views(client, issuer, mongo_db, publisher, settings) -> None:
+    await catalogued(settings, "chA", "v1", "v2")
+    await catalogued(settings, "chB", "v3")
     user, admin = unique("u"), unique("admin")
     h = issuer.headers(user)
     await client.post("/user/progress", json=save_body("chA", "v1", completion=100, videoTitle="One",
@@ -87,14 +92,15 @@ async def test_channel_and_all_progress_views(client, issuer, mongo_db, publishe
     mine = (await client.get("/user/all-progress", headers=h)).json()["progress"]
     assert {(p["channelId"], p["videoId"], p["overallCompletion"]) for p in mine} == {
         ("chA", "v1", 100), ("chA", "v2", 55), ("chB", "v3", 5)}
-    one = next(p for p in mine if p["videoId"] == "v1")
-    assert one["videoTitle"] == "One" and one["channelName"] == "Channel A" and one["videoLink"] == "https://y/1"
+    one = next(p for p in mine if p["videoId"] == "v1")  # named by the catalog, whatever the client sent
+    assert one["videoTitle"] == "Video v1" and one["channelName"] == "Channel chA"
+    assert one["videoLink"] == "https://youtu.be/v1"
 
     # Another learner's data: only an admin may ask, by email (user.registered projection).
     other = issuer.headers(unique("u"))
     assert (await client.get("/user/all-progress", params={"userEmail": "x@y.z"}, headers=other)).status_code == 403
     assert (await client.get("/user/progress/channel", params={"channelId": "chA"}, headers=other)).json()[
-        "progress"] == {}
+        "progress"] == {"v1": 0, "v2": 0}
     await mongo_db["users"].insert_one({"_id": user, "email": "learner@example.com"})
     ha = issuer.headers(admin, role="Admin")
     by_admin = await client.get("/user/all-progress", params={"userEmail": "Learner@Example.com"}, headers=ha)
@@ -107,6 +113,7 @@ async def test_an_admin_reads_a_registered_learners_progress_by_email(client, is
     """The admin user table's "View progress": the learner is known from `user.registered` as the
     consumer applies it (its directory document is written in two steps)."""
     user, email = unique("u"), f"{unique('learner')}@example.com"
+    await catalogued(settings, "chA", "v1")
     registered = new_event(UserRegistered(user_id=user, email=email.upper(), username="L",
                                           created_at=datetime.now(UTC)), key=user, sequence=1)
     async with stores_for(settings) as stores:
@@ -120,6 +127,8 @@ async def test_an_admin_reads_a_registered_learners_progress_by_email(client, is
 
 async def test_channel_badges_list_every_video_of_the_channel(client, issuer, settings) -> None:
     channel, h = unique("ch"), issuer.headers(unique("u"))
+    described = new_event(ChannelUpdated(channel_id=channel, name="Channel", visibility="public"), key=channel,
+                          sequence=1)
     published = [new_event(VideoPublished(channel_id=channel, video_id=v, title=v, link=f"https://y/{v}"),
                            key=f"{channel}:{v}", sequence=1) for v in ("v1", "v2", "v3")]
     removed = new_event(VideoRemoved(channel_id=channel, video_id="v3"), key=f"{channel}:v3", sequence=2)
@@ -130,10 +139,9 @@ async def test_channel_badges_list_every_video_of_the_channel(client, issuer, se
     async with stores_for(settings) as stores:
         apply = handlers_by_topic(stores)
         for _ in range(2):  # delivered twice (a replay): the same result
-            for event in [*published, removed, *v4]:
+            for event in [described, *published, removed, *v4]:
                 await apply[event.type](event)
     await client.post("/user/progress", json=save_body(channel, "v1", completion=40), headers=h)
-    await client.post("/user/progress", json=save_body(channel, "v7", completion=10), headers=h)  # not seen yet
 
     async def badges() -> dict[str, float]:
         answer = await client.get("/user/progress/channel", params={"channelId": channel}, headers=h)
@@ -143,28 +151,71 @@ async def test_channel_badges_list_every_video_of_the_channel(client, issuer, se
     async def listed() -> list[str]:
         return sorted(p["videoId"] for p in (await client.get("/user/all-progress", headers=h)).json()["progress"])
 
-    assert await badges() == {"v1": 40, "v2": 0, "v7": 10}
+    assert await badges() == {"v1": 40, "v2": 0}
     # The views are read from Redis copies; every change is seen by the next read.
     await client.post("/user/progress", json=save_body(channel, "v1", completion=60), headers=h)
-    assert await badges() == {"v1": 60, "v2": 0, "v7": 10}
-    opened = await client.post("/user/register_dictation", json={"channelId": channel, "videoId": "v8"}, headers=h)
-    assert opened.status_code == 200
-    assert await badges() == {"v1": 60, "v2": 0, "v7": 10, "v8": 0}
+    assert await badges() == {"v1": 60, "v2": 0}
     async with stores_for(settings) as stores:  # the consumer, another process
         await handlers_by_topic(stores)["video.published"](new_event(
             VideoPublished(channel_id=channel, video_id="v5", title="v5", link="https://y/v5"),
             key=f"{channel}:v5", sequence=1))
     changed = time.monotonic()  # an API process keeps a channel's videos for up to a second
-    await eventually(lambda: _equals(badges(), {"v1": 60, "v2": 0, "v5": 0, "v7": 10, "v8": 0}), within_s=3)
+    await eventually(lambda: _equals(badges(), {"v1": 60, "v2": 0, "v5": 0}), within_s=3)
     assert time.monotonic() - changed < 1.5
+    # A video published a moment ago may be opened at once, whatever this process's copy says.
+    async with stores_for(settings) as stores:
+        await handlers_by_topic(stores)["video.published"](new_event(
+            VideoPublished(channel_id=channel, video_id="v8", title="v8", link="https://y/v8"),
+            key=f"{channel}:v8", sequence=1))
+    opened = await client.post("/user/register_dictation", json={"channelId": channel, "videoId": "v8"}, headers=h)
+    assert opened.status_code == 200, opened.text
 
     # A deleted video drops out of the learner's list (its progress stays stored).
     await client.post("/user/progress", json=save_body(channel, "v2", completion=20), headers=h)
-    assert await listed() == ["v1", "v2", "v7"]  # v8 is registered, but nothing was typed in it
+    assert await listed() == ["v1", "v2"]  # v8 is registered, but nothing was typed in it
     async with stores_for(settings) as stores:
         await handlers_by_topic(stores)["video.removed"](new_event(VideoRemoved(channel_id=channel, video_id="v2"),
                                                           key=f"{channel}:v2", sequence=2))
-    await eventually(lambda: _equals(listed(), ["v1", "v7"]), within_s=3)
+    await eventually(lambda: _equals(listed(), ["v1"]), within_s=3)
+
+
+async def test_learners_reach_only_what_the_catalog_shows_them(client, issuer, settings) -> None:
+    """Made-up ids, hidden videos and private channels look the same to a learner: not found, and
+    nothing is stored or counted; an admin still reaches them."""
+    public, private = unique("ch"), unique("ch")
+    await catalogued(settings, public, "shown")
+    await catalogued(settings, public, "hidden", visibility="private")
+    await catalogued(settings, private, "inside", channel_visibility="private")
+    user = unique("u")
+    h, admin = issuer.headers(user), issuer.headers(unique("admin"), role="Admin")
+    for channel, video in ((public, "hidden"), (private, "inside"), (public, "made-up"), ("no-such-channel", "v1")):
+        saved = await client.post("/user/progress", json=save_body(channel, video), headers=h)
+        assert saved.status_code == 404 and saved.json() == {"error": "Video not found"}, (channel, video)
+        registered = await client.post("/user/register_dictation", json={"channelId": channel, "videoId": video},
+                                       headers=h)
+        assert registered.status_code == 404 and registered.json() == {"error": "Video not found"}
+    quota = await client.get("/user/dictation_quota", params={"channelId": public, "videoId": "shown"}, headers=h)
+    assert quota.json()["used"] == 0  # nothing counted
+    assert (await client.get("/user/all-progress", headers=h)).json() == {"progress": []}  # nothing stored
+
+    badges = await client.get("/user/progress/channel", params={"channelId": public}, headers=h)
+    assert badges.json()["progress"] == {"shown": 0}  # the hidden video's id is not listed
+    for channel in (private, "no-such-channel"):
+        refused = await client.get("/user/progress/channel", params={"channelId": channel}, headers=h)
+        assert refused.status_code == 404 and refused.json() == {"error": "Channel not found"}
+
+    for channel, video in ((public, "hidden"), (private, "inside")):
+        assert (await client.post("/user/progress", json=save_body(channel, video), headers=admin)).status_code == 200
+    assert (await client.get("/user/progress/channel", params={"channelId": private}, headers=admin)).json()[
+        "progress"] == {"inside": 25.5}
+    # A video the learner practised and the catalog hid since drops out of the learner's list.
+    assert (await client.post("/user/progress", json=save_body(public, "shown"), headers=h)).status_code == 200
+    assert [p["videoId"] for p in (await client.get("/user/all-progress", headers=h)).json()["progress"]] == ["shown"]
+    await catalogued(settings, public, channel_visibility="private", sequence=2)
+
+    async def listed() -> list[str]:
+        return [p["videoId"] for p in (await client.get("/user/all-progress", headers=h)).json()["progress"]]
+    await eventually(lambda: _equals(listed(), []), within_s=3)
 
 
 async def _equals(value: Awaitable[Any], expected: Any) -> bool:
@@ -176,7 +227,8 @@ async def _equals(value: Awaitable[Any], expected: Any) -> bool:
     {"userInput": {"a": "x"}}, {"userInput": {"1": 5}}, {"userInput": "text"}, {"channelId": "../x"},
     {"videoId": "a.b"}, {"channelId": 7}, {"role": "Admin"}, {"currentTime": -5},
 ])
-async def test_bad_saves_are_refused_with_400(client, issuer, change) -> None:
+async def test_bad_saves_are_refused_with_400(client, issuer, change, settings) -> None:
+    await catalogued(settings, "ch1", "v1")
     answer = await client.post("/user/progress", json={**save_body("ch1", "v1"), **change},
                                headers=issuer.headers(unique("u")))
     assert answer.status_code == 400 and "error" in answer.json()
@@ -194,7 +246,8 @@ async def test_missing_fields_auth_and_junk(client, issuer) -> None:
     assert (await client.get("/user/progress/channel", headers=h)).status_code == 400
 
 
-async def test_duration_is_clamped_to_the_time_since_the_previous_save(client, issuer, clock) -> None:
+async def test_duration_is_clamped_to_the_time_since_the_previous_save(client, issuer, clock, settings) -> None:
+    await catalogued(settings, "c", "v")
     h = issuer.headers(unique("u"))
     first = await client.post("/user/progress", json=save_body("c", "v", duration=600), headers=h)
     assert first.json()["totalDuration"] == 600  # no previous save known: up to the 4 h ceiling
@@ -203,7 +256,8 @@ async def test_duration_is_clamped_to_the_time_since_the_previous_save(client, i
     assert second.json()["totalDuration"] == 600 + 30 + 15  # 30 s elapsed + 15 s slack
 
 
-async def test_saving_more_often_never_credits_more_than_the_wall_clock(client, issuer, clock) -> None:
+async def test_saving_more_often_never_credits_more_than_the_wall_clock(client, issuer, clock, settings) -> None:
+    await catalogued(settings, "c", "v")
     h = issuer.headers(unique("u"))
     assert (await client.post("/user/progress", json=save_body("c", "v", duration=30), headers=h)).json()[
         "totalDuration"] == 30
@@ -248,6 +302,7 @@ async def test_missed_words_grouped_deduplicated_deleted(client, issuer) -> None
 
 
 async def test_a_store_failure_answers_503_and_is_not_acknowledged(settings, issuer, clock) -> None:
+    await catalogued(settings, "c", "v")
     app = api_app(settings, clock=clock)
     async with LifespanManager(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                                        base_url="http://p") as http:

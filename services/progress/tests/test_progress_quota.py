@@ -14,7 +14,7 @@ from ds_common.testing.fixtures import unique
 from ds_common.testing.kafka import start_group_at_end
 from ds_common.testing.kit import eventually, running
 from ds_progress.adapters.collections import QUOTA
-from progress_helpers import consumer, stores_for
+from progress_helpers import catalogued, consumer, stores_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,9 @@ async def access(client, h, video: str, channel: str = "ch1") -> dict:
     return (await client.get(f"/internal/access/{channel}/{video}", headers=h)).json()
 
 
-async def test_four_videos_per_cycle_reopen_free_and_reset_after_30_days(client, issuer, clock, mongo_db) -> None:
+async def test_four_videos_per_cycle_reopen_free_and_reset_after_30_days(
+        client, issuer, clock, mongo_db, settings) -> None:
+    await catalogued(settings, "ch1", *(f"v{i}" for i in range(1, 6)))
     h = issuer.headers(unique("u"))
     fresh = await quota(client, h, "v1")
     assert fresh["used"] == 0 and fresh["limit"] == 4 and fresh["canProceed"] and fresh["notifyQuota"]
@@ -78,6 +80,7 @@ async def test_unregistered_transcripts_are_bounded_per_day(client, issuer, cloc
     """A free learner with room may read a bounded number of distinct videos a day before
     registering them; re-reading one of them, or a registered video, costs nothing."""
     h, cap = issuer.headers(unique("u")), settings.preview_videos_per_day
+    await catalogued(settings, "ch1", "one-more")
     answers = [await access(client, h, f"p{i}") for i in range(cap)]
     assert answers == [{"allowed": True, "reason": "preview"}] * cap
     assert await access(client, h, "p0") == {"allowed": True, "reason": "preview"}  # the same video again
@@ -92,8 +95,9 @@ async def test_unregistered_transcripts_are_bounded_per_day(client, issuer, cloc
 
 
 async def test_a_progress_save_registers_its_video_and_is_refused_when_the_quota_is_full(
-        client, issuer, mongo_db) -> None:
+        client, issuer, mongo_db, settings) -> None:
     """The front end's sidebar switch never calls register_dictation: the first save registers."""
+    await catalogued(settings, "ch1", *(f"s{i}" for i in range(10)))
     user = unique("u")
     h = issuer.headers(user)
 
@@ -113,7 +117,8 @@ async def test_a_progress_save_registers_its_video_and_is_refused_when_the_quota
     assert sorted(ledger["history"]) == [f"ch1:s{i}" for i in range(4)] and len(ledger["_outbox"]) == 4
 
 
-async def test_twenty_concurrent_registrations_exactly_four_succeed(client, issuer, mongo_db) -> None:
+async def test_twenty_concurrent_registrations_exactly_four_succeed(client, issuer, mongo_db, settings) -> None:
+    await catalogued(settings, "ch1", *(f"race{i}" for i in range(20)))
     h = issuer.headers(unique("u"))
     answers = await asyncio.gather(*(register(client, h, f"race{i}") for i in range(20)))
     assert sorted(a.status_code for a in answers) == [200] * 4 + [403] * 16
@@ -134,7 +139,8 @@ async def test_bad_quota_requests(client, issuer) -> None:
     assert (await client.post("/user/init-quota", headers=h)).status_code in (404, 405)  # no user-callable reset
 
 
-async def test_admins_are_unlimited(client, issuer) -> None:
+async def test_admins_are_unlimited(client, issuer, settings) -> None:
+    await catalogued(settings, "ch1", *(f"v{i}" for i in range(6)), visibility="private")
     h = issuer.headers(unique("admin"), role="Admin")
     assert await quota(client, h, "v1") == {"used": 0, "limit": -1, "canProceed": True, "notifyQuota": False}
     for i in range(6):
@@ -144,6 +150,7 @@ async def test_admins_are_unlimited(client, issuer) -> None:
 
 async def test_plan_changed_lifts_the_limit_within_2s_and_expiry_restores_it(
         client, issuer, clock, settings, endpoints) -> None:
+    await catalogued(settings, "ch1", *(f"v{i}" for i in range(11)))
     user = unique("u")
     h = issuer.headers(user)
     for i in range(4):

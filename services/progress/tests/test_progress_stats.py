@@ -20,7 +20,7 @@ from ds_common.testing.kafka import start_group_at_end
 from ds_common.testing.kit import eventually, running
 from ds_progress.adapters.collections import STATS_DAILY
 from ds_progress.adapters.stats import PracticeStats
-from progress_helpers import consumer, relay, save_body, stores_for
+from progress_helpers import catalogued, consumer, relay, save_body, stores_for
 
 pytestmark = pytest.mark.integration
 TOPICS = ["practice.recorded", "plan.changed", "session.revoked", "user.registered", "user.updated"]
@@ -33,6 +33,8 @@ async def total(client, h) -> int:
 async def test_statistics_exact_after_a_crash_mid_batch_and_after_a_full_replay(
         client, issuer, clock, settings, endpoints, mongo_db) -> None:
     await ensure_topics(endpoints.kafka_bootstrap, TOPICS)
+    await catalogued(settings, "chS", "v0", "v1", "v2")
+    await catalogued(settings, "chT", "v9")
     group = unique("progress-stats")
     start = await start_group_at_end(endpoints.kafka_bootstrap, group, TOPICS)
     user = unique("u")

@@ -121,3 +121,38 @@ async def test_projection_misses_are_rate_limited_per_learner(endpoints, issuer:
                 assert progress.calls.count((learner, CH, VIDEO)) == 3
     finally:
         await mongo_client.drop_database(db)
+
+
+async def test_learners_reach_only_what_the_catalog_shows_them(settings: Settings, issuer: TestIssuer,
+                                                               progress: ProgressStandIn) -> None:
+    """A hidden video or a private channel reads as no video at all for every learner (paid or
+    registered alike), until the catalog shows it; admins read it throughout."""
+    paid, registered = unique("paid"), unique("reg")
+    hidden, private = "hiddenVid01", "UCprivate"
+    now = datetime.now(UTC)
+    with no_youtube():
+        async with harness(settings) as h:
+            await h.publish(CH, hidden, lines=LINES, visibility="private")
+            await h.publish(private, VIDEO, lines=LINES)
+            await h.describe_channel(private, "private", sequence=2)
+            await h.handle("plan.changed", plan(paid, "Pro", now + timedelta(days=90), 1))
+            for channel, video in ((CH, hidden), (private, VIDEO)):
+                await h.handle("video.started", envelope(VideoStarted(
+                    user_id=registered, channel_id=channel, video_id=video, cycle_start=now,
+                    cycle_end=now + timedelta(days=10)), key=registered))
+            admin, free = issuer.headers(unique("admin"), role="Admin"), unique("free")
+            for channel, video in ((CH, hidden), (private, VIDEO), (CH, "madeUpVid01")):
+                path = f"/service/video-transcript/{channel}/{video}"
+                for user in (paid, registered, free):
+                    answer = await h.client.get(path, headers=issuer.headers(user))
+                    assert answer.status_code == 404 and answer.json() == {"error": "Video not found"}, path
+                    refined = await h.client.get(f"/service/{channel}/{video}/mark-refined",
+                                                 headers=issuer.headers(user))
+                    assert refined.status_code == 404
+                if video != "madeUpVid01":
+                    assert (await h.client.get(path, headers=admin)).status_code == 200
+            assert not [c for c in progress.calls if c[0] in (paid, registered, free)]  # nothing counted
+
+            await h.describe_channel(private, "public", sequence=3)  # the catalog shows the channel now
+            shown = await h.client.get(f"/service/video-transcript/{private}/{VIDEO}", headers=issuer.headers(paid))
+            assert shown.status_code == 200 and shown.json()["transcript"] == LINES

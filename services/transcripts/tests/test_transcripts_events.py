@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from asgi_lifespan import LifespanManager
 from ds_common.events.contracts import (
+    ChannelUpdated,
     Entitlement,
     PlanChanged,
     VideoRemoved,
@@ -65,8 +66,8 @@ async def read_keyed(bootstrap: str, topic: str, keys: set[str], timeout: float 
 async def test_consumer_and_relay_on_kafka(settings: Settings, endpoints: Endpoints, issuer: TestIssuer) -> None:
     await ensure_topics(endpoints.kafka_bootstrap, [c.topic for c in REGISTRY])
     await start_group_at_end(endpoints.kafka_bootstrap, settings.consumer_group,
-                       ["video.published", "video.updated", "video.removed", "video.started", "plan.changed",
-                        "session.revoked"])
+                       ["channel.updated", "video.published", "video.updated", "video.removed", "video.started",
+                        "plan.changed", "session.revoked"])
     ch, slow, uploaded, learner, payer = unique("UCev"), video_id(), video_id(), unique("u"), unique("p")
     now = datetime.now(UTC)
     publisher = KafkaPublisher(endpoints.kafka_bootstrap, client_id="transcripts-test")
@@ -74,6 +75,7 @@ async def test_consumer_and_relay_on_kafka(settings: Settings, endpoints: Endpoi
     with RecordedYouTube(slow={slow: 3.0}) as youtube:
         async with LifespanManager(consumer), LifespanManager(relay), harness(settings) as h:
             await publisher.publish([
+                envelope(ChannelUpdated(channel_id=ch, name="Events"), key=ch),
                 envelope(published(ch, slow, title="Slow"), key=f"{ch}:{slow}"),
                 envelope(published(ch, uploaded, lines=[{"start": 0, "end": 1, "transcript": "hi"}]),
                          key=f"{ch}:{uploaded}"),

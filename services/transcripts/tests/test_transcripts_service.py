@@ -7,7 +7,7 @@ upstream fetcher, the access projections and progress are small in-memory fakes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -20,8 +20,9 @@ from ds_common.events.memory import InMemoryBus
 from ds_common.testing.kit import InMemoryDocuments, MovableClock
 from ds_transcripts.adapters.cache import render
 from ds_transcripts.adapters.progress import AccessAnswer
+from ds_transcripts.adapters.projections import Standing
 from ds_transcripts.adapters.store import TranscriptStore
-from ds_transcripts.domain.access import REFUSALS, AccessRefused, allowed_until, refusal
+from ds_transcripts.domain.access import REFUSALS, AccessRefused, allowed_until, refusal, shown
 from ds_transcripts.domain.fetching import Blocked, Fetched, FetchFailed, NoTranscript
 from ds_transcripts.domain.transcript import InvalidTranscriptIndex, TranscriptUnavailable, VideoNotFound
 from ds_transcripts.service.access_control import AccessControl
@@ -82,13 +83,18 @@ class FakeFetcher:
 
 
 class FakeProjections:
+    """Every video is shown to learners unless its channel or itself is in `hidden`."""
+
     def __init__(self) -> None:
         self.entitlements: dict[str, dict[str, Any]] = {}
         self.registrations: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.hidden: set[str] = set()
 
-    async def lookup(self, user_id: str, channel_id: str,
-                     video_id: str) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
-        return self.entitlements.get(user_id), self.registrations.get((user_id, channel_id, video_id))
+    async def lookup(self, user_id: str, channel_id: str, video_id: str) -> Standing:
+        def visibility(name: str) -> dict[str, str]:
+            return {"visibility": "private" if name in self.hidden else "public"}
+        return Standing(self.entitlements.get(user_id), self.registrations.get((user_id, channel_id, video_id)),
+                        visibility(channel_id), visibility(video_id))
 
 
 class FakeProgress:
@@ -308,6 +314,26 @@ async def test_refusals_carry_progress_reason_and_are_not_remembered(reason: str
             await control.ensure_allowed(learner(), CH, VIDEO)
         assert refused.value.message == message and refused.value.details == details
     assert len(progress.asked) == 2
+
+
+async def test_what_the_catalog_hides_is_not_found_whatever_the_plan() -> None:
+    now = datetime.now(UTC)
+    projections, progress = FakeProjections(), FakeProgress(AccessAnswer(True, "preview"))
+    projections.entitlements["paid"] = Entitlement(plan="Pro", expires_at=now + timedelta(days=3)).model_dump()
+    projections.registrations[("reg", "UChidden", VIDEO)] = {"cycle_end": now + timedelta(days=3)}
+    projections.hidden |= {"UChidden", "hiddenVid01"}
+    control = access(projections, progress)
+    for user, channel, video in (("paid", CH, "hiddenVid01"), ("reg", "UChidden", VIDEO), ("free", CH, "hiddenVid01")):
+        with pytest.raises(VideoNotFound):
+            await control.ensure_allowed(learner(user), channel, video)
+        with pytest.raises(VideoNotFound):
+            await control.ensure_shown(learner(user), channel, video)
+    assert progress.asked == []  # not even counted as a preview
+    await control.ensure_allowed(learner("admin", role="Admin"), "UChidden", "hiddenVid01")
+    await control.ensure_shown(learner("admin", role="Admin"), "UChidden", "hiddenVid01")
+    assert not shown({"visibility": "public"}, {"visibility": "public", "status": "removed"})
+    assert not shown(None, {"visibility": "public"}) and not shown({"visibility": "public"}, None)
+    assert shown({"visibility": "public"}, {"visibility": "public", "status": "ready"})
 
 
 def test_refusal_messages_and_the_access_rule() -> None:

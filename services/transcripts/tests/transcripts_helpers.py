@@ -35,7 +35,7 @@ import responses
 import yt_dlp
 from ds_common.events.consumer import AnyHandler
 from ds_common.events.consumer import handlers as by_topic
-from ds_common.events.contracts import VideoPublished
+from ds_common.events.contracts import ChannelUpdated, VideoPublished
 from ds_common.events.envelope import Envelope, EventData, new_event
 from ds_common.runtime import Stores
 from ds_common.testing.infra import Endpoints
@@ -215,9 +215,10 @@ def envelope(data: EventData, *, key: str, sequence: int = 1, occurred_at: datet
 
 
 def published(channel_id: str, video_id: str, *, lines: list[dict[str, Any]] | None = None, srt: str | None = None,
-              title: str = "A video", language: str = "en") -> VideoPublished:
+              title: str = "A video", language: str = "en", visibility: str = "public") -> VideoPublished:
     uploaded = lines is not None or srt is not None
     return VideoPublished(channel_id=channel_id, video_id=video_id, title=title, language=language,
+                          visibility=visibility,
                           link=f"https://www.youtube.com/watch?v={video_id}",
                           transcript_source="uploaded_srt" if uploaded else "youtube",
                           transcript=lines, srt_text=srt)  # type: ignore[arg-type]
@@ -251,8 +252,15 @@ class Harness:
         return self.stores.db
 
     async def publish(self, channel_id: str, video_id: str, **kwargs: Any) -> None:
+        """The catalog's events for a new video (its channel announced first, public)."""
+        await self.describe_channel(channel_id)
         await self.handle("video.published",
                           envelope(published(channel_id, video_id, **kwargs), key=f"{channel_id}:{video_id}"))
+
+    async def describe_channel(self, channel_id: str, visibility: str = "public", sequence: int = 1) -> None:
+        await self.handle("channel.updated", envelope(ChannelUpdated(channel_id=channel_id, name="A channel",
+                                                                     visibility=visibility),
+                                                      key=channel_id, sequence=sequence))
 
     async def handle(self, event_type: str, event: Envelope) -> None:
         on = consumer_handlers(self.stores, lambda c, v: self.enqueued.append((c, v)), self.transcripts)

@@ -67,13 +67,24 @@ class CatalogView:
         docs = await asyncio.gather(*(self.collection.find_one({"_id": c}) for c in channel_ids))
         return {c: doc or {} for c, doc in zip(channel_ids, docs, strict=True)}
 
-    async def channels(self, channel_ids: Iterable[str]) -> dict[str, Document]:
-        found = await self.copies.get_many(list(channel_ids), self._load)
+    async def channels(self, channel_ids: Iterable[str], *, local: bool = True) -> dict[str, Document]:
+        found = await self.copies.get_many(list(channel_ids), self._load, local=local)
         return {c: doc or {} for c, doc in found.items()}
 
-    async def video_ids(self, channel_id: str, *, visible_only: bool = False) -> list[str]:
-        """The channel's videos (not removed; only those learners may see, if asked)."""
+    async def video(self, channel_id: str, video_id: str) -> VideoEntry:
+        """One video as the catalog described it; a video this process's one-second copy does not
+        know yet (published a moment ago) is looked up again in the shared copy."""
+        entry = describe((await self.channels([channel_id]))[channel_id], video_id)
+        if not entry.known:
+            entry = describe((await self.channels([channel_id], local=False))[channel_id], video_id)
+        return entry
+
+    async def video_ids(self, channel_id: str, *, visible_only: bool = False) -> list[str] | None:
+        """The channel's videos (not removed; only those learners may see, if asked); None when
+        `visible_only` and learners may not see the channel itself."""
         channel = (await self.channels([channel_id]))[channel_id]
+        if visible_only and channel.get("visibility") != "public":
+            return None
         return [video for video in (channel.get("v") or {})
                 if (entry := describe(channel, video)).known and (entry.visible or not visible_only)]
 

@@ -14,7 +14,7 @@ from ds_common.mongo import Document
 from pymongo.errors import PyMongoError
 
 from ds_progress.adapters.cache import ProgressCache
-from ds_progress.adapters.catalog import CatalogView
+from ds_progress.adapters.catalog import CatalogView, VideoEntry
 from ds_progress.adapters.journal import JournalWriter, ProgressReader, progress_key
 from ds_progress.adapters.stats import PracticeStats
 from ds_progress.adapters.users import UserDirectory
@@ -39,19 +39,31 @@ class Progress:
     async def register(self, user: Principal, channel_id: str, video_id: str) -> None:
         """register_dictation: the video counted in the quota, with an empty progress entry."""
         now = self.clock.now()
-        if await self.quota.start(user, await self.quota.ledgers.learner(user.user_id), channel_id, video_id,
-                                  now) == "new":
+        learner, video = await asyncio.gather(self.quota.ledgers.learner(user.user_id),
+                                              self.catalog.video(channel_id, video_id))
+        self._practicable(user, video)
+        if await self.quota.start(user, learner, channel_id, video_id, now) == "new":
             await self.reader.start(user.user_id, channel_id, video_id, to_ms(now))
+
+    @staticmethod
+    def _practicable(user: Principal, video: VideoEntry) -> None:
+        """Only videos the catalog has, and, for learners, shows them (a public video of a public
+        channel); anything else looks like a video that does not exist."""
+        if not video.known or not (video.visible or user.is_admin):
+            raise NotFound("Video not found")
 
     async def save(self, user: Principal, channel_id: str, video_id: str, inputs: dict[str, str], current_time: int,
                    completion: float, duration: float, hints: dict[str, str]) -> dict[str, Any]:
         """Autosave: the save stored (journal), its practice credited (W20), its video registered;
         `hints`: the display names the client sent (channel_name, video_title, video_link)."""
         claimed, now = checked_duration(duration), self.clock.now()
-        # Both Redis reads at once: the learner's ledger (a save registers its video, as the front
-        # end's sidebar switch never calls register_dictation) and the practice credit.
-        learner, seconds = await asyncio.gather(self.quota.ledgers.learner(user.user_id),
-                                                self.cache.credit_practice(user.user_id, claimed, now.timestamp()))
+        # The reads at once: the catalog's word on the video (usually this process's copy), the
+        # learner's ledger (a save registers its video: the front end's sidebar switch never calls
+        # register_dictation) and the practice credit.
+        video, learner, seconds = await asyncio.gather(
+            self.catalog.video(channel_id, video_id), self.quota.ledgers.learner(user.user_id),
+            self.cache.credit_practice(user.user_id, claimed, now.timestamp()))
+        self._practicable(user, video)
         await self.quota.start(user, learner, channel_id, video_id, now)
         key = progress_key(user.user_id, channel_id, video_id)
         save = {"k": key, "u": user.user_id, "c": channel_id, "v": video_id, "in": inputs, "t": current_time,
@@ -108,7 +120,11 @@ class Progress:
     async def channel_badges(self, user: Principal, channel_id: str) -> dict[str, Any]:
         """Every video of the channel with the learner's completion, 0 when not started."""
         states, videos = await asyncio.gather(self.reader.listing(user.user_id, channel_id=channel_id),
-                                              self.catalog.video_ids(channel_id))
+                                              self.catalog.video_ids(channel_id, visible_only=not user.is_admin))
+        if videos is None:  # a channel learners may not see: as if it did not exist
+            raise NotFound("Channel not found")
+        shown = set(videos)
+        states = [s for s in states if s["video_id"] in shown or user.is_admin]
         progress: dict[str, float] = dict.fromkeys(videos, 0)
         progress.update((s["video_id"], s["completion"]) for s in states)
         return {"channelId": channel_id, "progress": progress}
@@ -132,7 +148,8 @@ class Progress:
         # Names from the catalog, whatever the client sent; like the legacy list, nothing for videos
         # (or channels) the catalog has deleted since.
         catalog = await self.catalog.entries((s["channel_id"], s["video_id"]) for s in states)
-        states = [s for s in states if not catalog[(s["channel_id"], s["video_id"])].removed]
+        states = [s for s in states if not (entry := catalog[(s["channel_id"], s["video_id"])]).removed
+                  and (entry.visible or user.is_admin)]
         states.sort(key=lambda s: s["last_save_ms"], reverse=True)
         progress = []
         for s in states[:MAX_LISTED]:

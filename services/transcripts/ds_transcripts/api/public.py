@@ -44,7 +44,8 @@ async def get_filters(channel_id: IdPath, _: CurrentUser, ctx: Ctx) -> dict[str,
 
 
 @router.get("/service/{channel_id}/{video_id}/mark-refined", response_model=RefinedState)
-async def get_refined(channel_id: IdPath, video_id: IdPath, _: CurrentUser, ctx: Ctx) -> dict[str, Any]:
+async def get_refined(channel_id: IdPath, video_id: IdPath, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
+    await ctx.access.ensure_shown(user, channel_id, video_id)
     doc = await ctx.transcripts.refined_state(channel_id, video_id)
     refined_at = doc.get("refined_at")
     return {"channel_id": channel_id, "video_id": video_id, "is_refined": bool(doc.get("is_refined")),

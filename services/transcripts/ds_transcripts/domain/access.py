@@ -1,8 +1,10 @@
 """Who may read a transcript (legacy W12: enforced on the server, not in the browser).
 
-Admins and learners with a paid plan always; a Free learner only for a video registered in their
-current quota cycle (progress owns that ledger; we keep a projection of it). Whether a plan is
-paid is the shared rule (`ds_common.events.contracts.paid_until`), judged at read time.
+Admins always. Learners only what the catalog shows them (a public video of a public channel;
+anything else reads as a video that does not exist), and of that: with a paid plan everything; on
+the Free plan a video registered in their current quota cycle (progress owns that ledger; we keep
+a projection of it). Whether a plan is paid is the shared rule
+(`ds_common.events.contracts.paid_until`), judged at read time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ class AccessRefused(DomainError):
 def refusal(reason: str) -> AccessRefused:
     """The refusal for progress's `reason` (an unknown or missing one reads as the quota)."""
     return AccessRefused(REFUSALS.get(reason, REFUSALS["quota_exceeded"]), reason=reason or "quota_exceeded")
+
+
+def shown(channel: Mapping[str, Any] | None, video: Mapping[str, Any] | None) -> bool:
+    """Whether the catalog shows the video to learners (the channel from `channel.updated`, the
+    video's own visibility and status from its transcript document)."""
+    return ((channel or {}).get("visibility") == "public" and (video or {}).get("visibility") == "public"
+            and (video or {}).get("status") != "removed")
 
 
 def registered_until(registration: Mapping[str, Any] | None, now: datetime) -> datetime | None:

@@ -117,7 +117,7 @@ def published(doc: Document | None, data: VideoPublished, event: Envelope, now: 
     transcript, in which case only its metadata follows."""
     if seen(doc, event):
         return None
-    meta = {"title": data.title, "language": data.language, "link": data.link,
+    meta = {"title": data.title, "language": data.language, "link": data.link, "visibility": data.visibility,
             "published_at": event.occurred_at, "applied_events": applied(doc, event), "is_refined": False}
     if data.transcript_source == "uploaded_srt":
         lines = uploaded_lines(data)
@@ -140,11 +140,11 @@ def published(doc: Document | None, data: VideoPublished, event: Envelope, now: 
 
 
 def updated(doc: Document | None, data: VideoUpdated, event: Envelope) -> Change | None:
-    """The title, language and link follow the catalog (not for unknown or removed videos)."""
+    """The title, language, link and visibility follow the catalog (not for unknown or removed videos)."""
     if doc is None or seen(doc, event) or doc.get("status") == "removed":
         return None
     return Change(set={"title": data.title, "language": data.language, "link": data.link,
-                       "applied_events": applied(doc, event)})
+                       "visibility": data.visibility, "applied_events": applied(doc, event)})
 
 
 def removed(doc: Document | None, event: Envelope) -> Change | None:
