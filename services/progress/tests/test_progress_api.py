@@ -301,6 +301,22 @@ async def test_missed_words_grouped_deduplicated_deleted(client, issuer) -> None
         assert (await client.post("/user/missed-words", json=bad, headers=h)).status_code == 400
 
 
+async def test_the_missed_words_bound_holds_under_concurrent_adds(client, issuer, mongo_db) -> None:
+    user = unique("u")
+    h = issuer.headers(user)
+    for start in range(0, 4_500, 500):
+        assert (await client.post("/user/missed-words", json={"words": [f"w{i}" for i in range(start, start + 500)]},
+                                  headers=h)).status_code == 200
+    answers = await asyncio.gather(*(
+        client.post("/user/missed-words", json={"words": [f"add{n}-{i}" for i in range(500)]}, headers=h)
+        for n in range(10)))
+    assert sorted(a.status_code for a in answers) == [200] + [400] * 9
+    assert all("Too many missed words" in a.json()["error"] for a in answers if a.status_code == 400)
+    stored = await mongo_db["missed_words"].find_one({"_id": user})
+    assert sum(len(ws) for ws in stored["words"].values()) == 5_000
+    assert len((await client.get("/user/missed-words", headers=h)).json()["missed_words"]) == 5_000
+
+
 async def test_a_store_failure_answers_503_and_is_not_acknowledged(settings, issuer, clock) -> None:
     await catalogued(settings, "c", "v")
     app = api_app(settings, clock=clock)

@@ -48,7 +48,8 @@ def with_words(stored: dict[str, list[str]], words: list[str]) -> dict[str, list
     merged = {lang: list(ws) for lang, ws in stored.items()}
     for lang, ws in group_words(words).items():
         bucket = merged.setdefault(lang, [])
-        bucket += [w for w in ws if w not in bucket]
+        known = set(bucket)
+        bucket += [w for w in ws if w not in known]
     if len(flatten(merged)) > MAX_WORDS_PER_USER:
         raise TooManyWords(f"Too many missed words: at most {MAX_WORDS_PER_USER} are kept")
     return merged
