@@ -109,3 +109,6 @@ async def test_feedback_is_owner_only_and_admins_reply(client: httpx.AsyncClient
     assert missing.status_code == 404 and missing.json() == {"error": "User not found"}
     bad = await client.post("/user/feedback/admin", json={"email": victim_email}, headers=bearer(boss))
     assert bad.status_code == 400
+    deep = await client.post("/user/feedback/admin", content='{"email":' + "[" * 5_000 + "]" * 5_000 + "}",
+                             headers={**bearer(boss), "Content-Type": "application/json"})
+    assert deep.status_code == 400 and deep.json() == {"error": "Invalid JSON body"}

@@ -74,6 +74,7 @@ async def test_malformed_requests_and_unknown_fields_are_400(client: httpx.Async
         {"data": {"data": json.dumps([{**video_item(channel_id, vid), "transcript": []}])}, "files": srt_part},
         {"data": {"data": json.dumps([{**video_item(channel_id, vid), "visibility": "everyone"}])}, "files": srt_part},
         {"data": {"data": "{not json"}, "files": srt_part},
+        {"data": {"data": "[" * 5_000 + "]" * 5_000}, "files": srt_part},  # too deep to be a video list
         {"data": {"data": json.dumps({"channel_id": channel_id})}, "files": srt_part},
         {"data": {"data": "[]"}, "files": srt_part},
         {"data": {}, "files": srt_part},

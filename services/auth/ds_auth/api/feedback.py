@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from ds_common.auth import AdminUser, CurrentUser
 from ds_common.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from ds_common.web import json_response
+from ds_common.web import json_response, parse_json
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
@@ -98,7 +98,7 @@ async def reply_feedback(ctx: Ctx, admin: AdminUser, request: Request) -> Respon
         fields: Any = {"email": form_fields.get("email", ""), "response": form_fields.get("response", "")}
     else:
         try:
-            fields = await request.json()
+            fields = parse_json(await request.body())
         except ValueError:
             raise BadRequest("Invalid JSON body") from None
     try:

@@ -10,12 +10,12 @@ session or a second cancellation. Webhooks are verified on the raw body with
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import stripe
+from ds_common.web import parse_json
 
 
 class ProviderError(Exception):
@@ -119,7 +119,7 @@ class StripeProvider:
         try:
             text = payload.decode("utf-8")
             stripe.WebhookSignature.verify_header(text, signature or "", self.webhook_secret, self.tolerance_s)
-            event = json.loads(text)
+            event = parse_json(text)
         except stripe.SignatureVerificationError as exc:
             raise InvalidWebhook("Invalid signature") from exc
         except ValueError as exc:  # includes UnicodeDecodeError and JSONDecodeError

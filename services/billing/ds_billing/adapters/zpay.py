@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from urllib.parse import urlencode
 
 import httpx
+from ds_common.web import parse_json
 
 from ds_billing.adapters.provider import ProviderUnavailable
 from ds_billing.domain import zpay
@@ -61,7 +62,7 @@ class ZPayProvider:
         try:
             response = await self._http.get(f"{self.base_url}/api.php", params=params)
             response.raise_for_status()
-            body = response.json()
+            body = parse_json(response.content)
         except (httpx.HTTPError, ValueError) as exc:
             logger.warning("ZPay order API unavailable for %s: %s", order_id, type(exc).__name__)
             raise ProviderUnavailable("ZPay is unavailable") from exc

@@ -7,11 +7,11 @@ stores each acceptable video with its `video.published` event (ds_catalog.servic
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ds_common.auth import AdminUser
 from ds_common.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from ds_common.web import parse_json
 from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
@@ -66,7 +66,7 @@ def _items(raw: object, max_items: int) -> list[UploadItem]:
     if not isinstance(raw, str) or not raw.strip():
         raise BadRequest("Invalid input. Data is required.")
     try:
-        items = ITEMS.validate_python(json.loads(raw))
+        items = ITEMS.validate_python(parse_json(raw))
     except (ValueError, ValidationError) as exc:
         detail = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": (), "msg": "not JSON"}
         where = ".".join(str(p) for p in detail["loc"])
