@@ -108,6 +108,7 @@ def gateway_manifests() -> list[dict[str, Any]]:
            {"name": "DS_GATEWAY_RATE", "value": "100"},
            {"name": "DS_GATEWAY_AUTH_RATE", "value": "120"},
            {"name": "DS_GATEWAY_TRUSTED_PROXIES", "value": "10.0.0.0/8"},  # the Ingress controller's pods
+           {"name": "DS_GATEWAY_SOURCE_ADDRESS", "value": "off"},  # the pod's own address
            {"name": "DS_PUBLIC_ORIGIN", "value": "https://www.dictationstudio.com"},
            *({"name": f"DS_{s.upper()}_UPSTREAM", "value": f"{s}-api:{PORT}"} for s in SERVICES)]
     health = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 5}
@@ -136,7 +137,24 @@ def gateway_manifests() -> list[dict[str, Any]]:
              "backend": {"service": {"name": "gateway", "port": {"number": 8080}}}}
             for p in ("/dictation-studio", "/ds")]}}]},
     }
-    return [deploy, service("gateway", 8080), hpa("gateway", 2, 6), pdb("gateway"), ingress]
+    return [deploy, service("gateway", 8080), hpa("gateway", 2, 6), pdb("gateway"), ingress, api_network_policy()]
+
+
+def api_network_policy() -> dict[str, Any]:
+    """Only this system's pods (the gateway; auth's JWKS and progress's access answer for the other
+    services) and Prometheus reach the APIs: what makes the services' belief in X-Forwarded-For
+    from the pod network (DS_TRUSTED_PROXIES) safe. Kubelet probes come from the node, which
+    network policies do not filter."""
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "api-ingress"},
+        "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "dictation-studio",
+                                                 "app.kubernetes.io/component": "api"}},
+                 "policyTypes": ["Ingress"],
+                 "ingress": [{"from": [
+                     {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "dictation-studio"}}},
+                     {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                     "ports": [{"port": "http"}]}]},
+    }
 
 
 def topic_manifests() -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ import infra  # a sibling script, not a package
 
 ROOT = infra.ROOT
 GATEWAY_DIR = ROOT / "deploy" / "gateway"
+GATEWAY_SOURCE_ADDRESS = "127.0.0.2"
 # Start order matters little (consumers retry), but auth first serves the JWKS the others fetch.
 SERVICES = ["auth", "progress", "catalog", "transcripts", "billing"]
 # Port offsets from the base, as each package's BASE_PORT (auth 8101 ... billing 8105).
@@ -66,6 +67,9 @@ class Gateway(infra.Server):
     rate: str = "100"
     auth_rate: str = "120"
     trusted_proxies: str = "192.0.2.0/32"  # nothing sits in front of the local gateway (TEST-NET: never matches)
+    # Everything local shares 127.0.0.1, so the gateway reaches the services from an address of
+    # its own on the loopback network, the only one they believe X-Forwarded-For from.
+    source_address: str = GATEWAY_SOURCE_ADDRESS
 
     @property
     def home(self) -> Path:
@@ -86,6 +90,7 @@ class Gateway(infra.Server):
             "DS_GATEWAY_RATE": self.rate,
             "DS_GATEWAY_AUTH_RATE": self.auth_rate,
             "DS_GATEWAY_TRUSTED_PROXIES": self.trusted_proxies,
+            "DS_GATEWAY_SOURCE_ADDRESS": self.source_address,
             "DS_PUBLIC_ORIGIN": os.environ.get("DS_PUBLIC_ORIGIN", "https://www.dictationstudio.com"),
             **{f"DS_{name.upper()}_UPSTREAM": f"127.0.0.1:{port}" for name, port in self.upstreams.items()},
         }
@@ -117,6 +122,7 @@ def service_env(profile: str, base: int) -> dict[str, str]:
         "DS_ENVIRONMENT": "dev" if profile == "dev" else "test",
         "DS_JWKS_URL": f"http://127.0.0.1:{base}/.well-known/jwks.json",
         "DS_TRANSCRIPTS_PROGRESS_URL": f"http://127.0.0.1:{base + PORT_OFFSET['progress']}",
+        "DS_TRUSTED_PROXIES": f'["{GATEWAY_SOURCE_ADDRESS}"]',
         "PYTHONUNBUFFERED": "1",
     }
     if profile == "test":  # end-to-end runs get their own databases beside the other tests'

@@ -219,6 +219,28 @@ def test_every_process_gets_only_its_own_services_secrets(compose_config: dict[s
             assert secrets <= set(compose_config["services"][f"{name}-{role}"].get("environment") or {})
 
 
+def test_compose_services_believe_forwarded_for_from_the_gateway_alone(compose_config: dict[str, Any]) -> None:
+    services = compose_config["services"]
+    gateway = services["gateway"]
+    address = gateway["networks"]["default"]["ipv4_address"]
+    assert gateway["environment"]["DS_GATEWAY_SOURCE_ADDRESS"] == "off"  # it connects from `address`
+    for name in (f"{s}-{r}" for s in SERVICES for r in ROLES):
+        assert json.loads(services[name]["environment"]["DS_TRUSTED_PROXIES"]) == [address], name
+        assert not services[name].get("ports"), f"{name} is reachable around the gateway"
+
+
+def test_kubernetes_services_believe_forwarded_for_from_their_own_pods_alone(overlay: list[dict[str, Any]]) -> None:
+    config = next(d for d in overlay if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("backend-config"))
+    assert json.loads(config["data"]["DS_TRUSTED_PROXIES"])
+    policy = next(d for d in overlay if d["kind"] == "NetworkPolicy")
+    selected = policy["spec"]["podSelector"]["matchLabels"]
+    apis = [d for d in overlay if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-api")]
+    assert apis and all(selected.items() <= d["spec"]["template"]["metadata"]["labels"].items() for d in apis)
+    sources = policy["spec"]["ingress"][0]["from"]
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "dictation-studio"}}} in sources
+    assert all("ipBlock" not in source for source in sources)  # the Ingress controller goes through the gateway
+
+
 # --- observability ------------------------------------------------------------------------------
 def exported_metric_names() -> set[str]:
     """Every series name the processes export: our metrics (imported from the code that defines

@@ -30,6 +30,7 @@ def echo_server(service: str) -> ThreadingHTTPServer:
         def _echo(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             payload = json.dumps({"service": service, "method": self.command, "path": self.path,
+                                  "peer": self.client_address[0],
                                   "headers": {k.lower(): v for k, v in self.headers.items()},
                                   "body_hex": body.hex()}).encode()
             self.send_response(200)
@@ -158,6 +159,8 @@ def test_services_get_the_client_address_and_a_spoofed_forwarded_for_is_dropped(
     # No proxy is trusted in front of this gateway: the client's own X-Forwarded-For is a lie.
     r = httpx.get(f"{gateway}/dictation-studio/service/channel", headers={"X-Forwarded-For": "203.0.113.9"})
     assert r.json()["headers"]["x-forwarded-for"] == "127.0.0.1"
+    # ...and it comes from the one loopback address the services believe it from (DS_TRUSTED_PROXIES).
+    assert r.json()["peer"] == system.GATEWAY_SOURCE_ADDRESS != "127.0.0.1"
 
 
 def test_json_bodies_are_small_and_uploads_larger(gateway: str) -> None:

@@ -107,7 +107,10 @@ def serve(app: FastAPI | str, *, host: str, port: int, service: str, log_level: 
     try:
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, workers=workers,
                     factory=isinstance(app, str), loop="uvloop", http="httptools",
-                    timeout_keep_alive=75, server_header=False)
+                    timeout_keep_alive=75, server_header=False,
+                    # Forwarded headers are believed from the configured gateway only (create_app),
+                    # not from uvicorn's default of any loopback peer.
+                    proxy_headers=False)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

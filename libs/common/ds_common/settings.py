@@ -8,9 +8,10 @@ In production every secret (a `SecretStr` field) must be set explicitly: no defa
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -51,6 +52,11 @@ class ServiceSettings(BaseSettings):
 
     cors_origins: list[str] = DEV_CORS_ORIGINS
 
+    # The gateway's addresses (or networks): only a connection from one of them has its
+    # X-Forwarded-For and X-Forwarded-Proto believed; anyone else is the client itself. Empty
+    # (the default) believes nobody: a service reached directly sees its real peer.
+    trusted_proxies: list[str] = []
+
     # Consumers: where a NEW group starts, and a suffix for its name. End-to-end runs use a fresh
     # group starting at "latest", so they do not replay the shared test topics' history.
     consumer_start: Literal["earliest", "latest"] = "earliest"
@@ -67,6 +73,13 @@ class ServiceSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         shared = EnvSettingsSource(settings_cls, env_prefix="DS_")
         return init_settings, env_settings, shared, dotenv_settings, file_secret_settings
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # a typo fails the start, not the trust
+        return value
 
     @model_validator(mode="after")
     def _secrets_fail_closed(self) -> ServiceSettings:

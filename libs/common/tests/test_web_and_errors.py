@@ -157,3 +157,29 @@ async def test_probes_and_metrics(client: httpx.AsyncClient) -> None:
     metrics = (await client.get("/metrics")).text
     assert 'http_request_duration_seconds_count{method="GET",route="/missing",service="example",status="404"}' \
         in metrics
+
+
+@pytest.mark.parametrize(("trusted", "peer", "seen"), [
+    ([], "127.0.0.1", "127.0.0.1"),  # nobody trusted: the peer, whatever the header says
+    (["127.0.0.2"], "127.0.0.1", "127.0.0.1"),  # a direct caller on loopback cannot pose as a client
+    (["127.0.0.2"], "127.0.0.2", "203.0.113.9"),  # the gateway's address: its header is believed
+    (["10.0.0.0/8"], "10.1.2.3", "203.0.113.9"),  # a network, as in Kubernetes
+])
+async def test_forwarded_for_is_believed_from_the_gateways_address_only(trusted: list[str], peer: str,
+                                                                        seen: str) -> None:
+    router = APIRouter()
+
+    @router.get("/who")
+    async def who(request: Request) -> dict[str, str]:
+        return {"client": request.client.host if request.client else ""}
+
+    app = create_app(ServiceSettings(trusted_proxies=trusted), title="example", routers=[router])
+    transport = httpx.ASGITransport(app=app, client=(peer, 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        answer = await c.get("/who", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert answer.json() == {"client": seen}
+
+
+def test_trusted_proxies_must_be_addresses() -> None:
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
+        ServiceSettings(trusted_proxies=["gateway"])

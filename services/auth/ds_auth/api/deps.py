@@ -50,5 +50,6 @@ Ctx = Annotated[Context, AppContext]
 
 
 def client_ip(request: Request) -> str:
-    # uvicorn resolves X-Forwarded-For from trusted proxies (FORWARDED_ALLOW_IPS) into client.host.
+    # X-Forwarded-For is resolved into client.host from the gateway's addresses only
+    # (`trusted_proxies`, ds_common.web.create_app).
     return request.client.host if request.client else "unknown"
