@@ -142,6 +142,8 @@ def processes(profile: str, extra_env: dict[str, str] | None = None) -> list[inf
     env = {**service_env(profile, base),
            # ZPay (the local stand-in) calls billing back through the gateway, as the real one would.
            "DS_BILLING_ZPAY_NOTIFY_URL": f"http://127.0.0.1:{gateway_port}/dictation-studio/payment/zpay/notify",
+           # auth's links to feedback images, for the browser
+           "DS_AUTH_PUBLIC_BASE_URL": f"http://localhost:{gateway_port}/dictation-studio",
            **(extra_env or {})}
     settings = {**os.environ, **(extra_env or {})}
     found: list[infra.Server] = []

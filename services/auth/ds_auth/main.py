@@ -23,6 +23,7 @@ from ds_auth.adapters.sessions import SessionStore
 from ds_auth.adapters.users import INDEXES, UserStore
 from ds_auth.api import feedback, jwks, sessions, users
 from ds_auth.api.deps import ACCESS_HEADER, ERRORS, REFRESH_HEADER, Context
+from ds_auth.domain.feedback import ImageLinks
 from ds_auth.domain.users import normalize_email
 from ds_auth.messaging.handlers import handlers, purge_sessions_forever
 from ds_auth.service.accounts import Accounts
@@ -58,13 +59,17 @@ def api_app(settings: Settings | None = None, *, clock: Clock | None = None) -> 
                                    admin_emails=frozenset(normalize_email(e) for e in settings.admin_emails),
                                    bootstrap_needs_proof=settings.environment == "production")
             limits = Limits(stores.redis, keys)
+            threads = FeedbackStore(stores.db, clock, max_images=settings.feedback_max_stored_images,
+                                    max_bytes=settings.feedback_max_stored_image_bytes)
+            links = ImageLinks(ImageLinks.key_from(keyring.refresh_key), settings.public_base_url.rstrip("/"),
+                               settings.feedback_image_link_ttl_s)
             app.state.ctx = Context(
                 settings=settings, clock=clock, keyring=keyring, users=user_store, sessions=session_store,
                 signin=SignIn(settings, users=user_store, sessions=session_store, identity=identity,
-                              access_tokens=keyring, passwords=Argon2Passwords(), limits=limits),
+                              access_tokens=keyring, passwords=Argon2Passwords(), limits=limits, feedback=threads),
                 accounts=Accounts(users=user_store, sessions=session_store),
-                feedback=Feedback(settings, threads=FeedbackStore(stores.db, clock), users=user_store,
-                                  limits=limits))
+                feedback=Feedback(settings, threads=threads, users=user_store, limits=limits, links=links,
+                                  clock=clock))
             try:
                 checkpoints = functools.partial(session_store.run_checkpoints,
                                                 interval_s=settings.checkpoint_interval_s)

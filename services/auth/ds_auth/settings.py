@@ -63,6 +63,12 @@ class Settings(ServiceSettings):
     limit_feedback_per_user: int = 10
 
     # --- feedback uploads --------------------------------------------------------------------
-    feedback_max_images: int = 3
+    feedback_max_images: int = 3  # per message
     feedback_max_image_bytes: int = 2 * 1024 * 1024
     feedback_max_message_chars: int = 5000
+    feedback_max_stored_images: int = 30  # per learner, all messages together
+    feedback_max_stored_image_bytes: int = 20 * 1024 * 1024
+    # Images are shown through links signed for one to two of these periods.
+    feedback_image_link_ttl_s: int = 3600
+    # Where browsers reach this service through the gateway (the links to feedback images).
+    public_base_url: str = "http://localhost:4001/dictation-studio"

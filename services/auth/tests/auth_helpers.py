@@ -107,5 +107,18 @@ async def sign_in(client: httpx.AsyncClient, idp: IdentityProvider, email: str, 
     return r
 
 
+async def make_admin(client: httpx.AsyncClient, app: FastAPI, idp: IdentityProvider,
+                     name: str = "The Admin") -> tuple[str, str]:
+    """An admin's (email, access token): promoted in the store, then signed in again."""
+    email = unique_email("admin")
+    user_id = (await sign_in(client, idp, email, name=name)).json()["user"]["user_id"]
+    await app.state.ctx.users.update(user_id, {"role": "Admin"})
+    return email, (await sign_in(client, idp, email, name=name)).headers["x-ds-access-token"]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+
 def unique_email(prefix: str = "learner") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"

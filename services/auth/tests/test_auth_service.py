@@ -14,7 +14,7 @@ from ds_auth.adapters.identity import Identity
 from ds_auth.api.deps import ERRORS
 from ds_auth.api.schemas import AdminUser, UserObject
 from ds_auth.domain import tokens
-from ds_auth.domain.feedback import InvalidFeedback, feedback_message, image_type
+from ds_auth.domain.feedback import ImageLinks, InvalidFeedback, feedback_message, image_type
 from ds_auth.domain.tokens import Refreshed, RefreshToken
 from ds_auth.domain.users import (
     FREE_PLAN,
@@ -36,7 +36,7 @@ from ds_auth.service.feedback import Feedback
 from ds_auth.service.signin import SignIn
 from ds_auth.settings import Settings
 from ds_common.auth import Principal
-from ds_common.clock import to_ms
+from ds_common.clock import FixedClock, to_ms
 from ds_common.errors import BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
 from ds_common.events.contracts import Entitlement, PracticeRecorded
 from ds_common.web import create_app
@@ -85,7 +85,8 @@ class FakeUsers:
                               email_verified: bool, role: str | None = None) -> tuple[dict[str, Any], bool]:
         if user_id in self.docs:
             return self.docs[user_id], False
-        self.docs[user_id] = new_user_document(user_id, email, username, avatar, NOW, role or "User")
+        self.docs[user_id] = new_user_document(user_id, email, username, avatar, NOW, role or "User",
+                                               email_verified=email_verified)
         return self.docs[user_id], True
 
     async def update(self, user_id: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +114,41 @@ class FakeUsers:
 
     async def audit(self, actor: str, action: str, **details: Any) -> None:
         self.audited.append((actor, action, details))
+
+
+class FakeThreads:
+    """adapters.feedback.FeedbackStore in memory: threads, images, detached threads."""
+
+    def __init__(self) -> None:
+        self.threads: dict[str, list[dict[str, Any]]] = {}
+        self.images: dict[str, dict[str, Any]] = {}
+        self.detached: list[tuple[str, list[dict[str, Any]]]] = []
+
+    async def store_images(self, owner_id: str, images: list[tuple[str, bytes]], *, capped: bool) -> list[str]:
+        ids = [f"img-{len(self.images) + i}" for i in range(len(images))]
+        self.images.update({i: {"mime": mime, "data": data} for i, (mime, data) in zip(ids, images, strict=True)})
+        return ids
+
+    async def image(self, image_id: str) -> dict[str, Any] | None:
+        return self.images.get(image_id)
+
+    async def append(self, thread_user_id: str, email: str, *, sender: str, sender_type: str, message: str,
+                     image_ids: list[str], email_verified: bool) -> dict[str, Any]:
+        entry = {"id": f"m{len(self.threads.get(thread_user_id, []))}", "sender": sender, "senderType": sender_type,
+                 "message": message, "email": email, "timestamp": to_ms(NOW), "images": image_ids,
+                 **({"emailVerified": email_verified} if sender_type == "user" else {})}
+        self.threads.setdefault(thread_user_id, []).append(entry)
+        return entry
+
+    async def thread(self, user_id: str) -> list[dict[str, Any]]:
+        return list(self.threads.get(user_id, []))
+
+    async def senders(self) -> list[dict[str, Any]]:
+        return []
+
+    async def detach(self, user_id: str) -> None:
+        if user_id in self.threads:
+            self.detached.append((user_id, self.threads.pop(user_id)))
 
 
 class FakeSessions:
@@ -216,9 +252,17 @@ def limits() -> FakeLimits:
 
 
 def sign_in_service(settings: Settings, users: FakeUsers, sessions: FakeSessions, limits: FakeLimits,
-                    **proofs: Identity) -> SignIn:
+                    threads: FakeThreads | None = None, **proofs: Identity) -> SignIn:
     return SignIn(settings, users=users, sessions=sessions, identity=FakeIdentity(**proofs),
-                  access_tokens=FakeKeys(), passwords=FakePasswords(), limits=limits)
+                  access_tokens=FakeKeys(), passwords=FakePasswords(), limits=limits,
+                  feedback=threads or FakeThreads())
+
+
+LINKS = ImageLinks(ImageLinks.key_from(b"test secret"), "https://ds.example/dictation-studio", 3600)
+
+
+def feedback_service(settings: Settings, users: FakeUsers, limits: FakeLimits, threads: FakeThreads) -> Feedback:
+    return Feedback(settings, threads=threads, users=users, limits=limits, links=LINKS, clock=FixedClock(NOW))
 
 
 # --- refresh tokens (domain/tokens.py) ----------------------------------------------------------
@@ -348,6 +392,22 @@ def test_feedback_messages_and_images() -> None:
     assert image_type(b"<svg onload=alert(1)>") is None
 
 
+def test_image_links_are_signed_expire_and_stay_the_same_within_a_period() -> None:
+    url = LINKS.url("img-1", NOW)
+    path, _, query = url.partition("?")
+    assert path == "https://ds.example/dictation-studio/user/feedback/images/img-1"
+    params = dict(p.split("=") for p in query.split("&"))
+    expires, signature = int(params["e"]), params["s"]
+    assert 3600 <= expires - NOW.timestamp() <= 7200
+    assert LINKS.url("img-1", NOW + timedelta(seconds=1)) == url  # the browser's cache keeps working
+    assert LINKS.valid("img-1", expires, signature, NOW + timedelta(seconds=3599))
+    assert not LINKS.valid("img-1", expires, signature, datetime.fromtimestamp(expires + 1, UTC))  # expired
+    assert not LINKS.valid("img-2", expires, signature, NOW)  # another image
+    assert not LINKS.valid("img-1", expires + 3600, signature, NOW)  # a longer life
+    other = ImageLinks(ImageLinks.key_from(b"another secret"), LINKS.base_url, 3600)
+    assert not other.valid("img-1", expires, signature, NOW)
+
+
 async def test_domain_errors_answer_400_with_their_message(settings: Settings) -> None:
     router = APIRouter()
 
@@ -371,17 +431,26 @@ async def test_domain_errors_answer_400_with_their_message(settings: Settings) -
 async def test_identity_sign_in_drops_an_unproven_password_and_ends_its_sessions(
         settings: Settings, users: FakeUsers, sessions: FakeSessions, limits: FakeLimits) -> None:
     """Pre-account-takeover: someone registered the owner's address with a password first."""
-    service = sign_in_service(settings, users, sessions, limits, owner=identity("ada@example.com"))
+    threads = FakeThreads()
+    service = sign_in_service(settings, users, sessions, limits, threads, owner=identity("ada@example.com"))
     squatter = await service.register(username="squat", email="ADA@example.com", password="squatters-pass",
                                       avatar="", client_ip=IP)
     other_device = await service.with_password("ada@example.com", "squatters-pass", client_ip=IP)
+    assert squatter.user["email_verified"] is False
+    # What the squatter writes reaches the admins marked as coming from an address nobody proved.
+    feedback = feedback_service(settings, users, limits, threads)
+    await feedback.submit(squatter.user["user_id"], "Please refund me", [])
+    admin = principal({"user_id": "an-admin", "email": "admin@example.com", "role": "Admin"})
+    assert [m["sender"] for m in await feedback.thread(admin, "ada@example.com")] == ["squat (e-mail not verified)"]
     limits.calls.clear()
 
     signed = await service.with_identity("owner", client_ip=IP, claimed_email=" Ada@Example.com")
 
     user_id = signed.user["user_id"]
-    assert user_id == squatter.user["user_id"]  # the same account, now proven
+    assert user_id == squatter.user["user_id"] and signed.user["email_verified"] is True  # now proven
     assert users.credentials == {}  # the unproven password is gone
+    assert await feedback.thread(principal(signed.user), None) == []  # the squatter's words are not the owner's
+    assert [(who, [m["message"] for m in kept]) for who, kept in threads.detached] == [(user_id, ["Please refund me"])]
     assert sessions.revoked == {squatter.refresh.session_id: "admin", other_device.refresh.session_id: "admin"}
     assert await sessions.active_sessions(user_id) == [signed.refresh.session_id]
     assert signed.user["username"] == "Ada" and signed.user["avatar"] == "https://a.example/ada.png"
@@ -527,7 +596,7 @@ async def test_user_info_and_feedback_threads_are_the_callers_own_unless_admin(
             return []
 
     threads = Threads()
-    feedback = Feedback(settings, threads=threads, users=users, limits=limits)  # type: ignore[arg-type]
+    feedback = feedback_service(settings, users, limits, threads)  # type: ignore[arg-type]
     await feedback.thread(principal(bob), None)
     await feedback.thread(principal(bob), "BOB@example.com")
     with pytest.raises(Forbidden):

@@ -8,7 +8,16 @@ import time
 import httpx
 import jwt
 import pytest
-from auth_helpers import GOOGLE_CLIENT, SUPABASE_ISSUER, IdentityProvider, bearer, sign_in, unique_email
+from auth_helpers import (
+    GOOGLE_CLIENT,
+    PNG,
+    SUPABASE_ISSUER,
+    IdentityProvider,
+    bearer,
+    make_admin,
+    sign_in,
+    unique_email,
+)
 from ds_common.auth import JwksCache, TokenVerifier
 from ds_common.events.outbox import OUTBOX
 from fastapi import FastAPI
@@ -151,16 +160,36 @@ async def test_register_rejects_weak_or_malformed_input(client: httpx.AsyncClien
     assert short.status_code == bad_email.status_code == extra.status_code == 400
 
 
-async def test_provider_sign_in_drops_a_password_nobody_proved(client: httpx.AsyncClient,
+async def test_provider_sign_in_drops_a_password_nobody_proved(client: httpx.AsyncClient, app: FastAPI,
                                                                idp: IdentityProvider) -> None:
-    """Pre-account-takeover: someone registers the victim's address with a password first."""
+    """Pre-account-takeover: someone registers the victim's address with a password first, and
+    writes to the team in the owner's name."""
     email = unique_email("owner")
     squatter = await client.post("/auth/register", json={"username": "squat", "email": email,
                                                          "password": "squatters-pass"})
-    assert squatter.status_code == 200
-    squat_refresh = squatter.headers["x-ds-refresh-token"]
+    assert squatter.status_code == 200 and squatter.json()["user"]["email_verified"] is False
+    squat_refresh, squat_access = squatter.headers["x-ds-refresh-token"], squatter.headers["x-ds-access-token"]
+    wrote = await client.post("/user/feedback", files=[("images", ("a.png", PNG, "image/png"))],
+                              data={"message": "Refund me to this other card"}, headers=bearer(squat_access))
+    assert wrote.status_code == 200
+    _, admin = await make_admin(client, app, idp)
+    senders = (await client.get("/user/feedback/admin/list", headers=bearer(admin))).json()
+    assert {"email": email, "emailVerified": False} in [{k: s[k] for k in ("email", "emailVerified")} for s in senders]
+    marked = (await client.get("/user/feedback", params={"userEmail": email}, headers=bearer(admin))).json()
+    assert [m["sender"] for m in marked] == ["squat (e-mail not verified)"]
+
     owner = await sign_in(client, idp, email, name="Real Owner")
     assert owner.json()["user"]["user_id"] == squatter.json()["user"]["user_id"]
+    assert owner.json()["user"]["email_verified"] is True
+    # What the squatter wrote is no longer the owner's (kept apart for the admins' records).
+    assert (await client.get("/user/feedback", headers=bearer(owner.headers["x-ds-access-token"]))).json() == []
+    assert email not in [s["email"] for s in (await client.get("/user/feedback/admin/list",
+                                                               headers=bearer(admin))).json()]
+    db = app.state.stores.db
+    user_id = owner.json()["user"]["user_id"]
+    detached = await db.feedback_detached.find_one({"user_id": user_id})
+    assert [m["message"] for m in detached["messages"]] == ["Refund me to this other card"]
+    assert await db.attachments.count_documents({"owner": user_id}) == 0
     login = await client.post("/auth/login", json={"email": email, "password": "squatters-pass"})
     assert login.status_code == 401
     refused = await client.post("/auth/refresh-token", headers=bearer(squat_refresh))

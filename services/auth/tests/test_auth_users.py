@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from auth_helpers import IdentityProvider, bearer, running_api, sign_in, unique_email
+from auth_helpers import IdentityProvider, bearer, make_admin, running_api, sign_in, unique_email
 from ds_auth.settings import Settings
 from ds_common.events.outbox import OUTBOX
 from fastapi import FastAPI
 
 pytestmark = pytest.mark.integration
-
-
-async def make_admin(client: httpx.AsyncClient, app: FastAPI, idp: IdentityProvider) -> tuple[str, str]:
-    """An admin's (email, access token): promoted in the store, then signed in again."""
-    email = unique_email("admin")
-    user_id = (await sign_in(client, idp, email)).json()["user"]["user_id"]
-    await app.state.ctx.users.update(user_id, {"role": "Admin"})
-    return email, (await sign_in(client, idp, email)).headers["x-ds-access-token"]
 
 
 async def test_userinfo_by_email_is_own_data_only(client: httpx.AsyncClient, app: FastAPI,
@@ -76,6 +68,7 @@ async def test_user_list_is_admin_only_paginated_and_without_secrets(client: htt
     assert (await client.get("/auth/users", headers=bearer(learner))).status_code == 403
     _, admin = await make_admin(client, app, idp)
     seen: list[str] = []
+    proven: list[bool] = []
     cursor = None
     while True:
         params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
@@ -84,12 +77,14 @@ async def test_user_list_is_admin_only_paginated_and_without_secrets(client: htt
         seen += [u["user_id"] for u in page["users"]]
         for user in page["users"]:
             assert set(user) == {"user_id", "email", "username", "avatar", "role", "language", "dictation_config",
-                                 "created_at", "updated_at", "plan", "dictation_progress"}
+                                 "email_verified", "created_at", "updated_at", "plan", "dictation_progress"}
+        proven += [u["email_verified"] for u in page["users"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     total = await app.state.stores.db.users.count_documents({})
     assert len(seen) == len(set(seen)) == total and seen == sorted(seen)
+    assert False in proven and True in proven  # admins see who registered an address nobody proved
     assert len((await client.get("/auth/users", headers=bearer(admin))).json()["users"]) == total
     assert (await client.get("/user/all", params={"limit": 0}, headers=bearer(admin))).status_code == 400
     assert await app.state.stores.db.audit.count_documents({"action": "users.list"}) >= 2

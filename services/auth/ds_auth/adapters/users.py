@@ -39,6 +39,7 @@ INDEXES = [
     IndexSpec("sessions", asc("expires_at")),
     IndexSpec("audit", asc("at")),
     IndexSpec("feedback_threads", asc("latest_at")),
+    IndexSpec("attachments", asc("owner")),
     *outbox_indexes("users", "sessions"),
 ]
 
@@ -134,7 +135,7 @@ class UserStore:
         now = self.clock.now()
         proven = email_verified or not self.bootstrap_needs_proof
         role = role or ("Admin" if proven and email in self.admin_emails else "User")
-        doc = new_user_document(user_id, email, username, avatar, now, role)
+        doc = new_user_document(user_id, email, username, avatar, now, role, email_verified=email_verified)
         event = new_event(UserRegistered(user_id=user_id, email=email, username=doc["username"], avatar=avatar,
                                          role=role, created_at=now), key=user_id, sequence=1)
         try:

@@ -14,7 +14,7 @@ from fastapi import Request
 from ds_auth.adapters.keys import KeyRing
 from ds_auth.adapters.sessions import SessionStore
 from ds_auth.adapters.users import UserStore
-from ds_auth.domain.feedback import InvalidFeedback
+from ds_auth.domain.feedback import InvalidFeedback, TooManyImages
 from ds_auth.domain.users import InvalidEmail, NothingToUpdate
 from ds_auth.service.accounts import Accounts
 from ds_auth.service.feedback import Feedback
@@ -29,6 +29,7 @@ ERRORS: dict[type[DomainError], type[AppError]] = {
     InvalidEmail: BadRequest,
     NothingToUpdate: BadRequest,
     InvalidFeedback: BadRequest,
+    TooManyImages: BadRequest,
 }
 
 

@@ -1,5 +1,5 @@
 """`/user/feedback*`: a learner's messages with image uploads (limits on count, size and type),
-owner-only reads, and the admins' list and replies."""
+owner-only reads, the images one at a time through signed links, and the admins' list and replies."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from ds_common.auth import AdminUser, CurrentUser
 from ds_common.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ds_common.web import json_response, parse_json
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
@@ -81,6 +81,18 @@ async def submit_feedback(ctx: Ctx, principal: CurrentUser, request: Request) ->
 async def list_feedback(ctx: Ctx, principal: CurrentUser,
                         userEmail: Annotated[str | None, Query(max_length=320)] = None) -> Response:
     return json_response(await ctx.feedback.thread(principal, userEmail))
+
+
+@router.get("/user/feedback/images/{image_id}", response_class=Response,
+            responses={200: {"content": {"image/*": {}}, "description": "The image"}})
+async def feedback_image(ctx: Ctx, image_id: Annotated[str, Path(max_length=64)],
+                         e: Annotated[int, Query(ge=0)], s: Annotated[str, Query(max_length=64)]) -> Response:
+    """An image of a feedback thread, through the signed link the thread gave (no token: an
+    `<img>` sends none). The link is the permission; it expires."""
+    mime, data, valid_s = await ctx.feedback.image(image_id, e, s)
+    return Response(data, media_type=mime, headers={
+        "Cache-Control": f"private, max-age={valid_s}", "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox", "Content-Disposition": "inline"})
 
 
 @router.get("/user/feedback/admin/list", response_model=list[FeedbackSender])

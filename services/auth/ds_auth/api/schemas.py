@@ -100,6 +100,7 @@ class UserObject(BaseModel):
     role: Role
     language: Language
     dictation_config: DictationConfig
+    email_verified: bool  # whether the owner proved the address (a sign-in through an identity provider)
     created_at: int  # epoch ms
     updated_at: int
     plan: Plan
@@ -161,7 +162,8 @@ class FeedbackEntry(BaseModel):
     message: str
     email: str
     timestamp: int  # epoch ms
-    images: list[str]  # attachment ids when sent; `data:` URLs when a thread is read
+    images: list[str]  # attachment ids when sent; links (valid for an hour or two) when a thread is read
+    emailVerified: bool | None = None  # a learner's message: whether their address was proven
 
 
 class FeedbackSent(BaseModel):
@@ -172,6 +174,7 @@ class FeedbackSent(BaseModel):
 class FeedbackSender(BaseModel):
     email: str
     timestamp: int  # epoch ms of the newest message
+    emailVerified: bool  # whether the learner has proven the address
 
 
 class Jwks(BaseModel):

@@ -118,12 +118,13 @@ def default_dictation_config() -> dict[str, Any]:
 
 
 def new_user_document(user_id: str, email: str, username: str, avatar: str, now: datetime,
-                      role: str = "User") -> dict[str, Any]:
-    """A new user with the legacy defaults. `version` is the sequence of its events."""
+                      role: str = "User", *, email_verified: bool = False) -> dict[str, Any]:
+    """A new user with the legacy defaults. `version` is the sequence of its events;
+    `email_verified`: whether its owner proved the address (an identity provider's sign-in)."""
     return {
         "_id": user_id, "email": email, "username": username or email.split("@")[0], "avatar": avatar,
         "role": role, "language": "en", "dictation_config": default_dictation_config(),
-        "created_at": now, "updated_at": now, "version": 1,
+        "email_verified": email_verified, "created_at": now, "updated_at": now, "version": 1,
     }
 
 
@@ -152,6 +153,7 @@ def profile_fields(doc: dict[str, Any]) -> dict[str, Any]:
         "user_id": doc["_id"], "email": doc["email"], "username": doc.get("username", ""),
         "avatar": doc.get("avatar", ""), "role": doc.get("role", "User"), "language": doc.get("language", "en"),
         "dictation_config": doc.get("dictation_config") or default_dictation_config(),
+        "email_verified": bool(doc.get("email_verified")),
         "created_at": to_ms(doc["created_at"]), "updated_at": to_ms(doc.get("updated_at") or doc["created_at"]),
     }
 

@@ -8,6 +8,9 @@ Rate limits, in this order (fixed windows of 60 s): identity-token sign-ins are 
 from password attempts, per IP then per verified account; password sign-ins per IP, and refused
 once an account has too many FAILURES (a success costs nothing, and someone else's wrong guesses
 never lock the owner out of an identity-token sign-in).
+
+An address registered with a password is unproven until its owner signs in through an identity
+provider; that first sign-in takes back whatever the registrant had (domain of `_reclaim`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from ds_common.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from ds_auth.domain import tokens
 from ds_auth.domain.tokens import RefreshToken
 from ds_auth.domain.users import MAX_AVATAR, MAX_NAME, clean_profile_text, normalize_email, profile_refresh
-from ds_auth.service.ports import AccessTokens, IdentityProofs, Limits, Passwords, Sessions, Users
+from ds_auth.service.ports import AccessTokens, FeedbackThreads, IdentityProofs, Limits, Passwords, Sessions, Users
 from ds_auth.settings import Settings
 
 
@@ -41,11 +44,12 @@ async def end_sessions(sessions: Sessions, user_id: str) -> None:
 
 class SignIn:
     def __init__(self, settings: Settings, *, users: Users, sessions: Sessions, identity: IdentityProofs,
-                 access_tokens: AccessTokens, passwords: Passwords, limits: Limits) -> None:
+                 access_tokens: AccessTokens, passwords: Passwords, limits: Limits, feedback: FeedbackThreads) -> None:
         self.settings = settings
         self.users = users
         self.sessions = sessions
         self.identity = identity
+        self.feedback = feedback
         self.access_tokens = access_tokens
         self.passwords = passwords
         self.limits = limits
@@ -61,12 +65,24 @@ class SignIn:
         user_id, _ = await self.users.claim_email(identity.email)
         doc, created = await self.users.ensure_document(user_id, identity.email, identity.name, identity.avatar,
                                                         email_verified=True)
-        if not created and (changes := profile_refresh(doc, identity.name, identity.avatar)):
+        changes = {} if created else profile_refresh(doc, identity.name, identity.avatar)
+        if not doc.get("email_verified"):  # once per account: its owner proves the address now
+            await self._reclaim(user_id)
+            changes["email_verified"] = True
+        if changes:
             await self.users.update(user_id, changes)
-        if await self.users.drop_unverified_password(user_id):
-            # Someone set a password on this address without proving it; end whatever they opened.
-            await end_sessions(self.sessions, user_id)
         return await self._new_session(user_id)
+
+    async def _reclaim(self, user_id: str) -> None:
+        """Someone registered this address with a password and never proved it: they lose the
+        password, every session they opened, and what they wrote to the team (their feedback
+        thread is detached from the owner, kept for the admins' records)."""
+        credential = await self.users.password_hash(user_id)
+        if credential is None or credential.get("email_verified"):
+            return
+        await self.feedback.detach(user_id)
+        if await self.users.drop_unverified_password(user_id):
+            await end_sessions(self.sessions, user_id)
 
     async def with_password(self, email: str, password: str, *, client_ip: str) -> SignedIn:
         s = self.settings
