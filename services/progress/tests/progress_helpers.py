@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 from ds_common.events.consumer import AnyHandler, ConsumerRunner
 from ds_common.events.consumer import handlers as by_topic
+from ds_common.events.contracts import UserRegistered
+from ds_common.events.envelope import new_event
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.events.outbox import OutboxRelay
 from ds_common.runtime import Stores, open_stores
@@ -43,6 +46,14 @@ async def catalogued(settings: Settings, channel: str, *videos: str, visibility:
         for video in videos:
             await view.record_video(channel, video, sequence, removed=False, described={
                 "title": f"Video {video}", "link": f"https://youtu.be/{video}", "visibility": visibility})
+
+
+async def signed_up(settings: Settings, user_id: str, at: datetime) -> None:
+    """What auth's `user.registered` would have told progress: the account exists since `at`."""
+    async with stores_for(settings) as stores:
+        await handlers_by_topic(stores)["user.registered"](new_event(
+            UserRegistered(user_id=user_id, email=f"{user_id}@example.com", username=user_id, created_at=at),
+            key=user_id, sequence=1))
 
 
 @contextlib.asynccontextmanager

@@ -18,7 +18,7 @@ from ds_common.testing.kit import eventually
 from ds_progress.adapters.collections import JOURNAL, progress_collection
 from ds_progress.adapters.journal import Compactor
 from ds_progress.main import api_app
-from progress_helpers import catalogued, handlers_by_topic, save_body, stores_for
+from progress_helpers import catalogued, handlers_by_topic, save_body, signed_up, stores_for
 from pymongo.errors import AutoReconnect
 
 pytestmark = pytest.mark.integration
@@ -248,7 +248,9 @@ async def test_missing_fields_auth_and_junk(client, issuer) -> None:
 
 async def test_duration_is_clamped_to_the_time_since_the_previous_save(client, issuer, clock, settings) -> None:
     await catalogued(settings, "c", "v")
-    h = issuer.headers(unique("u"))
+    user = unique("u")
+    await signed_up(settings, user, clock.now() - timedelta(days=3))
+    h = issuer.headers(user)
     first = await client.post("/user/progress", json=save_body("c", "v", duration=600), headers=h)
     assert first.json()["totalDuration"] == 600  # no previous save known: up to the 4 h ceiling
     clock.advance(timedelta(seconds=30))
@@ -258,7 +260,9 @@ async def test_duration_is_clamped_to_the_time_since_the_previous_save(client, i
 
 async def test_saving_more_often_never_credits_more_than_the_wall_clock(client, issuer, clock, settings) -> None:
     await catalogued(settings, "c", "v")
-    h = issuer.headers(unique("u"))
+    user = unique("u")
+    await signed_up(settings, user, clock.now() - timedelta(days=3))
+    h = issuer.headers(user)
     assert (await client.post("/user/progress", json=save_body("c", "v", duration=30), headers=h)).json()[
         "totalDuration"] == 30
     # Twenty saves at once, each claiming 30 s: together they get the 15 s of slack, no more.
@@ -273,6 +277,20 @@ async def test_saving_more_often_never_credits_more_than_the_wall_clock(client, 
         clock.advance(timedelta(seconds=30))
         regular = await client.post("/user/progress", json=save_body("c", "v", duration=30), headers=h)
     assert regular.json()["totalDuration"] == 30 + 15 + 10 + 90
+
+
+async def test_practice_starts_no_earlier_than_the_account(client, issuer, clock, settings) -> None:
+    """W20: the first save of an account a few seconds old cannot claim hours of practice."""
+    await catalogued(settings, "c", "v")
+    fresh, unheard_of = unique("u"), unique("u")
+    await signed_up(settings, fresh, clock.now() - timedelta(seconds=5))
+    first = await client.post("/user/progress", json=save_body("c", "v", duration=14_400),
+                              headers=issuer.headers(fresh))
+    assert first.status_code == 200 and first.json()["totalDuration"] == 5 + 15  # its age, plus the slack
+    # An account whose sign-up has not reached progress yet: its first save is where practice starts.
+    early = await client.post("/user/progress", json=save_body("c", "v", duration=14_400),
+                              headers=issuer.headers(unheard_of))
+    assert early.json()["totalDuration"] == 15
 
 
 async def test_missed_words_grouped_deduplicated_deleted(client, issuer) -> None:

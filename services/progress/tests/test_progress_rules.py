@@ -9,7 +9,7 @@ from ds_common.events.contracts import paid_until
 from ds_common.redis import KeySpace
 from ds_progress.adapters.cache import ProgressCache
 from ds_progress.domain.errors import InvalidInput, TooManyWords
-from ds_progress.domain.practice import SAVE_SLACK_SECONDS, checked_duration, credit
+from ds_progress.domain.practice import SAVE_SLACK_SECONDS, checked_duration, credit, initial_horizon
 from ds_progress.domain.quota import current_cycle, decide
 from ds_progress.domain.words import MAX_WORDS_PER_USER, group_words, with_words, without_words, word_language
 
@@ -65,6 +65,14 @@ def test_missed_words_are_bounded_and_removed_everywhere() -> None:
         with_words(full, ["one-more"])
 
 
+def test_a_learners_practice_starts_no_earlier_than_their_account() -> None:
+    assert initial_horizon(1000.0, 1005.0) == 1000.0
+    assert credit(initial_horizon(1000.0, 1005.0), 1005.0, 14_400) == (20, 1020.0)  # 5 s old: 5 s + slack
+    assert initial_horizon(None, 1005.0) == 1005.0  # not heard of yet: this save is the start
+    assert credit(initial_horizon(None, 1005.0), 1005.0, 14_400)[0] == SAVE_SLACK_SECONDS
+    assert initial_horizon(2000.0, 1005.0) == 1005.0  # a clock ahead of ours never moves it past now
+
+
 def test_practice_is_credited_up_to_the_wall_clock() -> None:
     assert credit(0, 1000.0, 30) == (30, 1000.0)  # a first save: the 30 s before now
     assert credit(1000.0, 1030.0, 30) == (30, 1030.0)  # every 30 s: all of it
@@ -79,8 +87,9 @@ async def test_the_credit_script_agrees_with_the_rule(redis) -> None:
     cache = ProgressCache(redis, KeySpace(f"rules{time.time_ns()}"), listings=None)  # type: ignore[arg-type]
     rng = random.Random(7)
     horizon, now = 0.0, 1_800_000_000.0
+    assert await cache.credit_practice("learner", 30.0, now) is None  # no horizon yet: the caller says where
     for step in range(200):
         now += rng.choice([0.0, 0.04, 1.0, 12.5, 30.0, 31.0, 600.0])
         claimed = rng.choice([0.0, 1.0, 5.0, 14.9, 30.0, 45.5, 3600.0])
         expected, horizon = credit(horizon, now, claimed)
-        assert await cache.credit_practice("learner", claimed, now) == expected, step
+        assert await cache.credit_practice("learner", claimed, now, initial_horizon_s=0.0) == expected, step

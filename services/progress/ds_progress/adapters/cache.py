@@ -9,8 +9,6 @@ a state older than that save.
 
 from __future__ import annotations
 
-import time
-
 import orjson
 from ds_common.cache import DocumentCache
 from ds_common.mongo import Document
@@ -27,9 +25,12 @@ PREVIEW_TTL_S = 2 * 24 * 3600
 _CREDIT = """
 -- domain/practice.py `credit`, atomically per learner.
 -- KEYS: the learner's practice horizon (epoch seconds up to which practice has been credited)
--- ARGV: now, claimed seconds, slack seconds, ttl. Returns the whole seconds credited.
+-- ARGV: now, claimed seconds, slack seconds, ttl, the horizon to start from when there is none
+-- ('' when not known yet). Returns the whole seconds credited, or -1: no horizon, none given.
 local now, claimed = tonumber(ARGV[1]), tonumber(ARGV[2])
-local start = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now - claimed)
+local horizon = redis.call('GET', KEYS[1]) or ARGV[5]
+if horizon == '' then return -1 end
+local start = math.max(tonumber(horizon), now - claimed)
 local credited = math.floor(math.max(0, math.min(claimed, now + tonumber(ARGV[3]) - start)) + 0.5)
 redis.call('SET', KEYS[1], string.format('%.3f', start + credited), 'EX', ARGV[4])
 return credited
@@ -133,14 +134,17 @@ class ProgressCache:
             args=[PROGRESS_TTL_S, seconds, len(fields), *fields, state_fields(state_delta)])
         return None if totals is None else [int(v) for v in totals]
 
-    async def credit_practice(self, user_id: str, claimed_s: float, now_s: float | None = None) -> int:
+    async def credit_practice(self, user_id: str, claimed_s: float, now_s: float,
+                              initial_horizon_s: float | None = None) -> int | None:
         """The seconds of a save's claimed practice to credit (W20): at most the wall-clock time not
-        credited yet, plus SAVE_SLACK_SECONDS, so saving more often never adds more practice."""
-        now_s = time.time() if now_s is None else now_s
+        credited yet, plus SAVE_SLACK_SECONDS, so saving more often never adds more practice. None
+        when the learner has no horizon here (a first save, or none for a day) and no
+        `initial_horizon_s` was given: the caller looks it up and asks again."""
+        initial = "" if initial_horizon_s is None else f"{initial_horizon_s:.3f}"
         credited = await self._pipeline.script(
             self._credit, keys=[self.keys("horizon", user_id)],
-            args=[f"{now_s:.3f}", f"{claimed_s:.3f}", SAVE_SLACK_SECONDS, HORIZON_TTL_S])
-        return int(credited)
+            args=[f"{now_s:.3f}", f"{claimed_s:.3f}", SAVE_SLACK_SECONDS, HORIZON_TTL_S, initial])
+        return None if int(credited) < 0 else int(credited)
 
     async def preview(self, user_id: str, day_ms: int, video: str, per_day: int) -> bool:
         """Whether the learner may read an unregistered video's transcript today (a bounded,

@@ -16,6 +16,12 @@ class UserDirectory:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.collection = db[USERS]
 
+    async def created_at(self, user_id: str) -> datetime | None:
+        """When the account was created (None until its `user.registered` has arrived)."""
+        doc = await self.collection.find_one({"_id": user_id}, {"created_at": 1})
+        created: datetime | None = (doc or {}).get("created_at")
+        return created
+
     async def by_email(self, email: str) -> Document | None:
         return await self.collection.find_one({"email": email.strip().lower()})
 

@@ -6,7 +6,9 @@ a claim covers the seconds before now, time already credited is not credited aga
 may run at most `SAVE_SLACK_SECONDS` ahead of now (requests arrive a little early or late). So
 saving more often, or from several tabs at once, never adds more practice than time passed.
 `credit` is the rule; adapters/cache.py runs the same formula atomically in Redis (`_CREDIT`, a
-Lua script; a test checks the two agree).
+Lua script; a test checks the two agree). A learner without a horizon (a first save, or none for a
+day) starts from `initial_horizon`: the account's creation, never before, so a save seconds after
+sign-up cannot claim hours of practice.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def credit(horizon: float, now: float, claimed: float, slack: float = SAVE_SLACK
     start = max(horizon, now - claimed)
     credited = math.floor(max(0.0, min(claimed, now + slack - start)) + 0.5)
     return credited, start + credited
+
+
+def initial_horizon(account_created_s: float | None, now: float) -> float:
+    """Where a learner's practice horizon starts: when their account was created, or now (this
+    first save) when progress has not heard of the account yet."""
+    return now if account_created_s is None else min(account_created_s, now)
 
 
 def last_input(inputs: dict[str, str]) -> tuple[int | None, str]:

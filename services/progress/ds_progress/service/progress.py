@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from ds_common.auth import Principal
@@ -18,7 +19,7 @@ from ds_progress.adapters.catalog import CatalogView, VideoEntry
 from ds_progress.adapters.journal import JournalWriter, ProgressReader, progress_key
 from ds_progress.adapters.stats import PracticeStats
 from ds_progress.adapters.users import UserDirectory
-from ds_progress.domain.practice import checked_duration, last_input
+from ds_progress.domain.practice import checked_duration, initial_horizon, last_input
 from ds_progress.service.quota import Quota
 
 MAX_LISTED = 500
@@ -62,7 +63,7 @@ class Progress:
         # register_dictation) and the practice credit.
         video, learner, seconds = await asyncio.gather(
             self.catalog.video(channel_id, video_id), self.quota.ledgers.learner(user.user_id),
-            self.cache.credit_practice(user.user_id, claimed, now.timestamp()))
+            self._credit(user.user_id, claimed, now))
         self._practicable(user, video)
         await self.quota.start(user, learner, channel_id, video_id, now)
         key = progress_key(user.user_id, channel_id, video_id)
@@ -85,6 +86,16 @@ class Progress:
         return {"message": "Dictation progress and video duration updated successfully",
                 "videoDuration": totals[3], "channelTotalDuration": totals[2],
                 "totalDuration": totals[0], "dailyDuration": totals[1]}
+
+    async def _credit(self, user_id: str, claimed: float, now: datetime) -> int:
+        """The practice seconds to credit (domain/practice.py): the account's creation is looked up
+        only when the learner has no horizon yet (their first save, or none for a day)."""
+        credited = await self.cache.credit_practice(user_id, claimed, now.timestamp())
+        if credited is None:
+            created = await self.users.created_at(user_id)
+            start = initial_horizon(None if created is None else created.timestamp(), now.timestamp())
+            credited = await self.cache.credit_practice(user_id, claimed, now.timestamp(), initial_horizon_s=start)
+        return credited or 0
 
     async def _totals(self, user_id: str, channel_id: str, video_id: str, day_ms: int, seconds: int,
                       saved: tuple[str, Document]) -> list[int]:
