@@ -4,6 +4,7 @@ limits hold. Each caller here connects from its own loopback address, as distinc
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -17,7 +18,8 @@ def from_address(base_url: str, address: str) -> httpx.Client:
 
 
 def check_email(client: httpx.Client, forwarded_for: str) -> int:
-    return client.post("/auth/check-email", json={"email": "someone@e2e.test"},
+    """One probe of a fresh address (the per-address limit stays out of the way)."""
+    return client.post("/auth/check-email", json={"email": f"{uuid.uuid4().hex[:12]}@e2e.test"},
                        headers={"X-Forwarded-For": forwarded_for}).status_code
 
 

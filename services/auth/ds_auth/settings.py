@@ -56,10 +56,14 @@ class Settings(ServiceSettings):
     # every time a tab becomes visible (10+ a minute for a normal learner).
     limit_identity_per_ip: int = 600
     limit_identity_per_account: int = 120
+    # Answers that tell whether an address has an account (registration, check-email): per IP,
+    # and per address (many IPs probing one address).
     limit_register_per_ip: int = 10
+    limit_register_per_address: int = 5
     limit_refresh_per_ip: int = 600
     limit_refresh_per_session: int = 30
     limit_check_email_per_ip: int = 30
+    limit_check_email_per_address: int = 10
     limit_feedback_per_user: int = 10
 
     # --- feedback uploads --------------------------------------------------------------------

@@ -82,6 +82,7 @@ def make_settings(endpoints: Endpoints, idp: IdentityProvider, db_name: str, **o
         "limit_identity_per_ip": 100_000, "limit_identity_per_account": 100_000, "limit_register_per_ip": 100_000,
         "limit_refresh_per_ip": 100_000, "limit_refresh_per_session": 100_000,
         "limit_check_email_per_ip": 100_000, "limit_feedback_per_user": 100_000,
+        "limit_register_per_address": 100_000, "limit_check_email_per_address": 100_000,
     }
     values.update(overrides)
     return Settings(**values)

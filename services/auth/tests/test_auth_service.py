@@ -520,6 +520,15 @@ async def test_registering_a_taken_address_is_refused(settings: Settings, users:
                                client_ip=IP)
     with pytest.raises(InvalidEmail):
         await service.register(username="P3", email="nope", password="pw-654321", avatar="", client_ip=IP)
+    # Every answer that tells whether an address has an account is counted per IP and per address.
+    assert limits.calls == [("hit", "register-ip", IP), ("hit", "register-address", "pat@example.com")] * 2 + [
+        ("hit", "register-ip", IP)]
+    limits.calls.clear()
+    assert await service.email_exists(" PAT@example.com", client_ip=IP)
+    assert limits.calls == [("hit", "check-email-ip", IP), ("hit", "check-email-address", "pat@example.com")]
+    probed = sign_in_service(settings, users, sessions, FakeLimits(over=frozenset({"register-address"})))
+    with pytest.raises(TooManyRequests):
+        await probed.register(username="P4", email="pat@example.com", password="pw-654321", avatar="", client_ip=IP)
 
 
 async def test_refresh_hands_out_the_successor_or_says_why_not(settings: Settings, users: FakeUsers,

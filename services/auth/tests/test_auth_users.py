@@ -142,6 +142,22 @@ async def test_rate_limits_answer_429_json(settings: Settings, idp: IdentityProv
         assert (await client.post("/auth/refresh-token", headers=bearer(refresh))).status_code == 429
 
 
+async def test_answers_that_reveal_an_account_are_limited_per_address(settings: Settings) -> None:
+    """Registration and check-email tell whether an address has an account: many IPs probing one
+    address are refused past the per-address limit (each caller here has an IP of its own)."""
+    strict = settings.model_copy(update={"limit_register_per_address": 3, "limit_check_email_per_address": 3})
+    taken, other = unique_email("taken"), unique_email("other")
+    codes: dict[str, list[int]] = {"register": [], "check": []}
+    for n in range(4):
+        async with running_api(strict, client_ip=f"203.0.113.{n + 10}") as (client, _):
+            codes["register"].append((await client.post("/auth/register", json={
+                "username": "p", "email": taken, "password": "long-enough-1"})).status_code)
+            codes["check"].append((await client.post("/auth/check-email", json={"email": taken})).status_code)
+    assert codes == {"register": [200, 400, 400, 429], "check": [200, 200, 200, 429]}
+    async with running_api(strict, client_ip="203.0.113.99") as (client, _):
+        assert (await client.post("/auth/check-email", json={"email": other})).status_code == 200
+
+
 async def test_password_guessing_cannot_lock_out_the_owner(settings: Settings, idp: IdentityProvider) -> None:
     """Wrong passwords are limited per account (failures only), and never block the owner's
     identity-token sign-in; the owner's right password is refused too while the account is under attack."""

@@ -105,6 +105,8 @@ class SignIn:
     async def register(self, *, username: str, email: str, password: str, avatar: str, client_ip: str) -> SignedIn:
         await self.limits.limit(("register-ip", client_ip, self.settings.limit_register_per_ip))
         email = normalize_email(email)
+        # The answer says whether the address has an account (legacy contract): counted per address too.
+        await self.limits.limit(("register-address", email, self.settings.limit_register_per_address))
         password_hash = await self.passwords.hash(password)
         user_id, claimed = await self.users.claim_email(email)
         if not claimed:
@@ -137,7 +139,9 @@ class SignIn:
 
     async def email_exists(self, email: str, *, client_ip: str) -> bool:
         await self.limits.limit(("check-email-ip", client_ip, self.settings.limit_check_email_per_ip))
-        return await self.users.id_for_email(normalize_email(email)) is not None
+        email = normalize_email(email)
+        await self.limits.limit(("check-email-address", email, self.settings.limit_check_email_per_address))
+        return await self.users.id_for_email(email) is not None
 
     async def _new_session(self, user_id: str) -> SignedIn:
         refresh = await self.sessions.create(user_id)
