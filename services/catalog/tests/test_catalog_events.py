@@ -231,3 +231,32 @@ async def test_user_names_from_auth_events_label_error_reports(
     assert (await client.post("/user/video-error-reports", json=body, headers=headers)).status_code == 200
     (report,) = (await client.get("/user/video-error-reports", headers=headers)).json()
     assert report["userName"] == "Zoë"
+
+
+async def test_announce_describes_every_channel_and_live_video_again(
+        settings: Settings, client: httpx.AsyncClient, admin: dict, relay: None,
+        mongo_client: AsyncMongoClient) -> None:
+    """For a projection that starts after the catalog had its data: `python -m ds_catalog announce`."""
+    from ds_catalog.service.announce import announce_in_store
+
+    channel_id = await make_channel(client, admin)
+    live, deleted = await upload_videos(client, admin, channel_id, 2)
+    await client.put(f"/service/video-list/{channel_id}/{live}", json={"visibility": "private"}, headers=admin)
+    await client.delete(f"/service/video-list/{channel_id}/{deleted}", headers=admin)
+    db = mongo_client[settings.mongo_db]
+    tombstone = await db.videos.find_one({"_id": f"{channel_id}:{deleted}"})
+    tail = await TopicTail(settings.kafka_bootstrap, "channel.updated").start()
+    videos_tail = await TopicTail(settings.kafka_bootstrap, "video.updated").start()
+    try:
+        channels, videos = await announce_in_store(settings)
+        assert channels >= 1 and videos >= 1
+        described = await tail.wait_for(channel_id, count=1)
+        updated = await videos_tail.wait_for(f"{channel_id}:{live}", count=1)
+        await eventually(lambda: _outbox_empty(db, f"{channel_id}:{live}"))
+    finally:
+        await tail.stop()
+        await videos_tail.stop()
+    # A deleted video stays deleted: no new version, no event.
+    assert (await db.videos.find_one({"_id": f"{channel_id}:{deleted}"}))["seq"] == tombstone["seq"]
+    assert described[0].data["visibility"] == "public" and described[0].sequence >= 2
+    assert updated[0].type == "video.updated" and updated[0].data["visibility"] == "private"
