@@ -6,12 +6,13 @@ The relay publishes pending events with acks=all, then removes exactly those eve
 anywhere loses nothing and at worst publishes an event twice; consumers are idempotent.
 
 Finding pending documents: a writer's nudge names the document it wrote, so the relay reads just
-that one by `_id`. The relay scans for `_outbox_pending` itself at start, after a failed round,
-for a nudge that names no document, and while Redis fails. The safety net for a lost nudge (a
-writer that died between its write and its nudge) is a sweep beside the relay loop: every
-`full_scan_interval` it lists the pending documents' ids and nudges them, so the slow scan never
-holds up the loop. Addressed nudges keep latency flat however large the collections grow
-(FerretDB cannot use the `_outbox_pending` index and reads every document).
+that one by `_id`; a round that fails reads its documents again in the next. Nothing on a timer
+reads a whole collection: the safety net for a lost nudge (a writer that died between its write
+and its nudge, or Redis down) is a sweep beside the relay loop, at start, every six hours and after
+a Redis outage, paced so that it keeps the store busy a tenth of the time at most (FerretDB cannot
+use the `_outbox_pending` index and reads every document). Its cost is reported
+(`outbox_sweep_seconds`, `outbox_sweep_documents_total`). Addressed nudges keep latency flat
+however large the collections grow.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ PUBLISHED = Counter("outbox_events_published_total", "Events published by the re
 FAILURES = Counter("outbox_publish_failures_total", "Failed relay rounds", ["service"])
 BACKLOG = Gauge("outbox_backlog_events", "Pending events seen in the last relay round", ["service"])
 OLDEST_AGE = Gauge("outbox_oldest_pending_age_seconds", "Age of the oldest pending event", ["service"])
+SWEEP_SECONDS = Gauge("outbox_sweep_seconds", "Duration of the last safety-net sweep", ["service"])
+SWEPT = Counter("outbox_sweep_documents_total", "Documents read by safety-net sweeps", ["service"])
 
 
 def with_events(update: dict[str, Any], *events: Envelope) -> dict[str, Any]:
@@ -109,11 +112,16 @@ class OutboxNudge:
         return taken, len(popped)
 
 
+Targets = dict[str, set[str | int] | None]  # collection → the documents to read, or None: scan it
+
+
 class OutboxRelay:
     def __init__(self, db: AsyncDatabase[Document], collections: Iterable[str],
                  publisher: EventPublisher, *, service: str, batch_size: int = 200,
-                 idle_interval: float = 0.05, max_backoff: float = 5.0,
-                 nudge: OutboxNudge | None = None, full_scan_interval: float = 30.0) -> None:
+                 idle_interval: float = 0.05, max_backoff: float = 5.0, nudge: OutboxNudge | None = None,
+                 sweep_interval: float = 6 * 3600.0, sweep_page: int = 100, sweep_duty: float = 0.1) -> None:
+        """`sweep_*`: the safety net for lost nudges (see `sweep`): every `sweep_interval`, pages of
+        `sweep_page` documents, keeping the store busy at most `sweep_duty` of the time."""
         self.db = db
         self.collections = list(collections)
         self.publisher = publisher
@@ -123,24 +131,20 @@ class OutboxRelay:
         self.idle_interval = idle_interval if nudge is None else max(idle_interval, 1.0)
         self.max_backoff = max_backoff
         self.nudge = nudge
-        self.full_scan_interval = full_scan_interval
-        self._scan_due = True  # at start: whatever was pending before
-        self._more_addresses = False  # the last round popped a full batch: go on without idling
+        self.sweep_interval = sweep_interval
+        self.sweep_page = sweep_page
+        self.sweep_duty = sweep_duty
+        self._retry: Targets = {}  # what a failed round had taken: read again next round
+        self._more = False  # the last round had more than a batch: go on without idling
+        self._redis_down = False
+        self._sweep_now = asyncio.Event()
 
     async def publish_pending(self) -> int:
-        """One round; returns how many events were published. Reads the nudged documents by `_id`,
-        and scans the collections when due (see the module docstring)."""
-        targets: dict[str, set[str | int] | None] = {}
-        if self.nudge is not None:
-            try:
-                targets, taken = await self.nudge.take(self.batch_size)
-                self._more_addresses = taken >= self.batch_size
-            except RedisError:
-                logger.warning("outbox addresses unavailable; scanning", exc_info=True)
-                self._scan_due = True
-        if self.nudge is None or self._scan_due:
-            targets = dict.fromkeys(self.collections)
-            self._scan_due = False
+        """One round; returns how many events were published. With a nudge it reads the nudged
+        documents by `_id` (and those of a failed round); without one it scans for pending ones."""
+        self._more = False
+        targets = await self._targets()
+        self._retry = targets  # until this round has published them
         total = 0
         oldest: datetime | None = None
         for name in self.collections:
@@ -157,18 +161,41 @@ class OutboxRelay:
             for doc, outbox in stored:
                 await self._mark_published(name, doc["_id"], outbox)
             total += len(events)
+        self._retry = {}
         BACKLOG.labels(self.service).set(total)
         OLDEST_AGE.labels(self.service).set(
             (datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
         PUBLISHED.labels(self.service).inc(total)
         return total
 
+    async def _targets(self) -> Targets:
+        if self.nudge is None:
+            return dict.fromkeys(self.collections)
+        targets: Targets = {name: set(ids) if ids is not None else None for name, ids in self._retry.items()}
+        try:
+            taken, count = await self.nudge.take(self.batch_size)
+        except RedisError:
+            if not self._redis_down:
+                logger.warning("outbox addresses unavailable; nudges given meanwhile are found by a sweep "
+                               "once Redis is back", exc_info=True)
+            self._redis_down = True
+            return targets
+        if self._redis_down:  # writers' nudges may have been lost while Redis was down
+            self._redis_down = False
+            self._sweep_now.set()
+        self._more = count >= self.batch_size
+        for name, ids in taken.items():
+            if ids is None or targets.get(name, set()) is None:
+                targets[name] = None
+            else:
+                targets.setdefault(name, set()).update(ids)  # type: ignore[union-attr]
+        return targets
+
     async def _pending(self, name: str, ids: set[str | int] | None) -> list[Document]:
         collection = self.db[name]
-        if ids is None:
+        if ids is None:  # no nudge to say where: the pending flag (an index on MongoDB)
             docs = await collection.find({PENDING: True}, {OUTBOX: 1}).limit(self.batch_size).to_list()
-            if len(docs) == self.batch_size:
-                self._scan_due = True  # more to do: scan again next round
+            self._more = self._more or len(docs) == self.batch_size
             return docs
         # One read per `_id`: an index hit on every store (FerretDB scans for `$in`).
         found = await asyncio.gather(*(collection.find_one({"_id": i, PENDING: True}, {OUTBOX: 1}) for i in ids))
@@ -183,8 +210,44 @@ class OutboxRelay:
             # New events arrived meanwhile: remove just ours; the flag stays for the next round.
             await coll.update_one({"_id": doc_id}, {"$pullAll": {OUTBOX: list(published)}})
 
+    async def sweep(self) -> int:
+        """The safety net for a lost nudge (a writer that died between its write and its nudge, or
+        Redis down): read every document's pending flag and nudge the pending ones. It reads whole
+        collections (FerretDB cannot use the flag's index), so it runs rarely (at start, every
+        `sweep_interval`, after a Redis outage) and paced: a page at a time, then a pause, so the
+        store spends at most `sweep_duty` of its time on it. Returns the pending documents found."""
+        assert self.nudge is not None
+        started, read, found = time.monotonic(), 0, 0
+        for name in self.collections:
+            cursor = self.db[name].find({}, {PENDING: 1}, batch_size=self.sweep_page)
+            page: list[str | int] = []
+            page_started, in_page = time.monotonic(), 0
+            async for doc in cursor:
+                read, in_page = read + 1, in_page + 1
+                if doc.get(PENDING):
+                    page.append(doc["_id"])
+                if in_page == self.sweep_page:
+                    found += await self._nudge_found(name, page)
+                    page, in_page = [], 0
+                    busy = time.monotonic() - page_started
+                    await asyncio.sleep(busy * (1 / self.sweep_duty - 1))
+                    page_started = time.monotonic()
+            found += await self._nudge_found(name, page)
+        elapsed = time.monotonic() - started
+        SWEEP_SECONDS.labels(self.service).set(elapsed)
+        SWEPT.labels(self.service).inc(read)
+        logger.info("outbox sweep: %d documents read in %.1f s, %d pending found", read, elapsed, found,
+                    extra={"collections": self.collections})
+        return found
+
+    async def _nudge_found(self, name: str, ids: list[str | int]) -> int:
+        assert self.nudge is not None
+        if ids:
+            await self.nudge.nudge(name, *ids)
+        return len(ids)
+
     async def run(self, stop: asyncio.Event) -> None:
-        sweeper = asyncio.create_task(self._sweep(stop)) if self.nudge is not None else None
+        sweeper = asyncio.create_task(self._sweeps(stop)) if self.nudge is not None else None
         try:
             await self._loop(stop)
         finally:
@@ -193,22 +256,17 @@ class OutboxRelay:
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
 
-    async def _sweep(self, stop: asyncio.Event) -> None:
-        """Every `full_scan_interval`, nudge the documents still pending (their nudge was lost)."""
-        assert self.nudge is not None
+    async def _sweeps(self, stop: asyncio.Event) -> None:
+        """A sweep at start (whatever was pending before), then every `sweep_interval`, or soon after
+        Redis comes back from an outage."""
         while not stop.is_set():
-            await _sleep_or_stop(stop, self.full_scan_interval)
-            for name in self.collections:
-                try:
-                    docs = await self.db[name].find({PENDING: True}, {"_id": 1}).to_list()
-                    ids = [doc["_id"] for doc in docs]
-                    if all(isinstance(i, (str, int)) for i in ids):
-                        if ids:
-                            await self.nudge.nudge(name, *ids)
-                    else:
-                        await self.nudge.nudge(name)  # ids that cannot travel as JSON: scan it
-                except Exception:
-                    logger.warning("outbox sweep of %s failed", name, exc_info=True)
+            self._sweep_now.clear()
+            try:
+                await self.sweep()
+            except Exception:
+                logger.warning("outbox sweep failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sweep_now.wait(), timeout=self.sweep_interval)
 
     async def _loop(self, stop: asyncio.Event) -> None:
         backoff = 0.2
@@ -222,12 +280,13 @@ class OutboxRelay:
                 raise
             except Exception:
                 FAILURES.labels(self.service).inc()
-                self._scan_due = True  # the addresses taken this round are gone: scan
                 logger.warning("relay round failed; retrying in %.1fs", backoff, exc_info=True)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
-            if published == 0 and not self._more_addresses:
+            if self._redis_down:
+                await _sleep_or_stop(stop, 1.0)  # what was taken is retried; new nudges wait for Redis
+            elif published == 0 and not self._more:
                 await self._idle(stop, max(self.idle_interval - (time.monotonic() - started), 0))
 
     async def _idle(self, stop: asyncio.Event, seconds: float) -> None:

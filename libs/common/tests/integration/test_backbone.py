@@ -35,7 +35,9 @@ from ds_common.settings import ServiceSettings
 from ds_common.testing.fixtures import unique
 from ds_common.testing.infra import Endpoints
 from ds_common.testing.kit import read_topic, running
+from prometheus_client import REGISTRY
 from pymongo.asynchronous.database import AsyncDatabase
+from redis.exceptions import RedisError
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[4]
@@ -392,9 +394,9 @@ async def test_two_databases_sharing_a_redis_never_take_each_others_nudges(mongo
     assert await mine.take(10) == ({"items": {"k"}}, 1)
 
 
-async def test_events_whose_nudge_was_lost_are_found_by_the_periodic_scan(
+async def test_events_whose_nudge_was_lost_are_found_by_the_periodic_sweep(
         mongo_db: AsyncDatabase, endpoints: Endpoints, redis) -> None:
-    async with nudged_relay(mongo_db, endpoints, redis, full_scan_interval=1.0) as (topic, nudge):
+    async with nudged_relay(mongo_db, endpoints, redis, sweep_interval=1.0) as (topic, nudge):
         lost = event(topic, "lost", 1)
         await mongo_db.items.insert_one(document_with_events({"_id": "lost"}, lost))  # writer died before nudging
         addressed = event(topic, "addressed", 1)
@@ -428,3 +430,65 @@ async def test_relay_retries_a_failed_round_and_then_publishes(mongo_db: AsyncDa
     async with running(relay.run):
         await wait_outbox_empty(mongo_db, timeout=10)
     assert [e.id for e in bus.published] == [e.id for e in written]
+
+
+class FlakyNudge(OutboxNudge):
+    """A nudge whose Redis fails for the relay's next `down` reads of its addresses."""
+
+    def __init__(self, redis, scope: str, down: int = 0) -> None:
+        super().__init__(redis, scope)
+        self.down = down
+
+    async def take(self, count: int):
+        if self.down:
+            self.down -= 1
+            raise RedisError("Redis is down")
+        return await super().take(count)
+
+
+async def test_a_nudged_relay_retries_a_failed_round_by_id_and_never_scans(mongo_db: AsyncDatabase, redis) -> None:
+    from ds_common.events.memory import InMemoryBus
+
+    bus, nudge = InMemoryBus(), OutboxNudge(redis, unique("svc"))
+    relay = OutboxRelay(mongo_db, ["items"], bus, service="test", nudge=nudge, max_backoff=0.2,
+                        sweep_interval=3600)
+    async with running(relay.run):
+        await asyncio.sleep(0.3)  # past the start-up sweep (an empty collection)
+        written = [event("thing.made", f"k{i}", 1) for i in range(3)]
+        bus.fail_next = 1
+        await mongo_db.items.insert_many([document_with_events({"_id": e.key}, e) for e in written])
+        await nudge.nudge("items", *(e.key for e in written))  # taken once, by the round that fails
+        await wait_outbox_empty(mongo_db, timeout=5)  # long before the next sweep
+    assert sorted(e.id for e in bus.published) == sorted(e.id for e in written)
+
+
+async def test_nudges_lost_while_redis_was_down_are_found_once_it_is_back(mongo_db: AsyncDatabase, redis) -> None:
+    from ds_common.events.memory import InMemoryBus
+
+    bus, nudge = InMemoryBus(), FlakyNudge(redis, unique("svc"))
+    relay = OutboxRelay(mongo_db, ["items"], bus, service="test", nudge=nudge, sweep_interval=3600)
+    async with running(relay.run):
+        await asyncio.sleep(0.3)  # past the start-up sweep
+        nudge.down = 3
+        lost = event("thing.made", "lost", 1)  # written during the outage: its writer's nudge failed
+        await mongo_db.items.insert_one(document_with_events({"_id": "lost"}, lost))
+        await wait_outbox_empty(mongo_db, timeout=10)  # the sweep after the outage, not in an hour
+    assert [e.id for e in bus.published] == [lost.id]
+
+
+async def test_the_sweep_reads_every_document_a_page_at_a_time_and_nudges_the_pending(
+        mongo_db: AsyncDatabase, redis) -> None:
+    from ds_common.events.memory import InMemoryBus
+
+    nudge = OutboxNudge(redis, unique("svc"))
+    relay = OutboxRelay(mongo_db, ["items"], InMemoryBus(), service="test", nudge=nudge, sweep_page=40,
+                        sweep_duty=0.5)
+    pending = [event("thing.made", f"p{i}", 1) for i in range(3)]
+    await mongo_db.items.insert_many([{"_id": f"done{i}"} for i in range(200)])
+    await mongo_db.items.insert_many([document_with_events({"_id": e.key}, e) for e in pending])
+    service = {"service": "test"}
+    before = REGISTRY.get_sample_value("outbox_sweep_documents_total", service) or 0
+    assert await relay.sweep() == 3
+    assert REGISTRY.get_sample_value("outbox_sweep_documents_total", service) - before == 203  # its cost, reported
+    assert REGISTRY.get_sample_value("outbox_sweep_seconds", service) > 0
+    assert await nudge.take(10) == ({"items": {"p0", "p1", "p2"}}, 3)
