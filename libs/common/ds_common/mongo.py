@@ -7,11 +7,14 @@ tests (FerretDB 1.x) rejects them, so expiry is an explicit field checked at rea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -55,4 +58,24 @@ def asc(*fields: str) -> list[tuple[str, int]]:
     return [(f, ASCENDING) for f in fields]
 
 
-__all__ = ["Document", "DuplicateKeyError", "IndexSpec", "asc", "ensure_indexes", "make_mongo_client"]
+async def paced_scan(collection: AsyncCollection[Document], projection: Mapping[str, Any], *, page: int = 100,
+                     duty: float = 0.1) -> AsyncIterator[list[Document]]:
+    """Every document of `collection`, a page at a time, pausing after each page so that the store
+    spends at most `duty` of its time on the scan. For the rare safety nets that must look at
+    everything: FerretDB reads and decodes every document of a collection for any query that is not
+    an `_id` lookup, so such a scan costs in proportion to the collection's bytes, and pacing it
+    keeps every request's share of the store."""
+    started = time.monotonic()
+    batch: list[Document] = []
+    async for doc in collection.find({}, projection, batch_size=page):
+        batch.append(doc)
+        if len(batch) == page:
+            yield batch
+            busy = time.monotonic() - started
+            await asyncio.sleep(busy * (1 / duty - 1))
+            batch, started = [], time.monotonic()
+    if batch:
+        yield batch
+
+
+__all__ = ["Document", "DuplicateKeyError", "IndexSpec", "asc", "ensure_indexes", "make_mongo_client", "paced_scan"]

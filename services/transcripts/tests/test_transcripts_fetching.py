@@ -4,9 +4,10 @@ none available, blocked; single flight; the admin's live fetch."""
 import asyncio
 
 import pytest
+from ds_common.events.contracts import VideoRemoved
 from ds_common.testing.jwks import TestIssuer
 from ds_transcripts.settings import Settings
-from transcripts_helpers import PRIMARY_LINES, RecordedYouTube, harness
+from transcripts_helpers import PRIMARY_LINES, RecordedYouTube, envelope, harness
 
 pytestmark = pytest.mark.integration
 CH = "UCfetching"
@@ -122,3 +123,35 @@ async def test_admin_live_fetch_returns_lines_and_stores_nothing(settings: Setti
             learner = await h.client.post(url, json={"url": "https://youtu.be/GJLlxj_dtq8"},
                                           headers=issuer.headers("learner"))
             assert learner.status_code == 403
+
+
+async def test_the_small_collections_beside_the_transcripts_follow_every_write(settings: Settings,
+                                                                               issuer: TestIssuer) -> None:
+    """`fetch_queue` (what the consumer's sweep fetches) and `channel_videos` (the admin summary)
+    are kept by the store's writes, so neither needs a query over the big documents; a start-up
+    check repairs what a crash between two writes left out."""
+    with RecordedYouTube():
+        async with harness(settings) as h:
+            store = h.transcripts.store
+            await h.publish("UCsmall", "GJLlxj_dtq8")  # a YouTube video: pending, due now
+            await h.publish("UCsmall", "uploadVid01", lines=[{"start": 0, "end": 1, "transcript": "hi"}])
+            due = await store.due_for_fetch(h.transcripts.clock.now())
+            assert [(d["channel_id"], d["video_id"]) for d in due] == [("UCsmall", "GJLlxj_dtq8")]
+            listed = await h.db.channel_videos.find_one({"_id": "UCsmall"})
+            assert sorted(listed["videos"]) == ["GJLlxj_dtq8", "uploadVid01"]
+
+            assert (await h.client.get("/service/video-transcript/UCsmall/GJLlxj_dtq8",
+                                       headers=admin(issuer))).status_code == 200  # fetched on read
+            assert await store.due_for_fetch(h.transcripts.clock.now()) == []
+            await h.handle("video.removed", envelope(VideoRemoved(channel_id="UCsmall", video_id="uploadVid01"),
+                                                     key="UCsmall:uploadVid01", sequence=2))
+            assert (await h.db.channel_videos.find_one({"_id": "UCsmall"}))["videos"] == ["GJLlxj_dtq8"]
+
+            # A crash between a document's write and its index's: the start-up check puts it back.
+            await h.publish("UCsmall", "pendingVid1")
+            await h.db.fetch_queue.delete_many({})
+            await h.db.channel_videos.delete_many({})
+            assert await store.reconcile() >= 2
+            assert [d["video_id"] for d in await store.due_for_fetch(h.transcripts.clock.now())] == ["pendingVid1"]
+            assert sorted((await h.db.channel_videos.find_one({"_id": "UCsmall"}))["videos"]) == [
+                "GJLlxj_dtq8", "pendingVid1"]

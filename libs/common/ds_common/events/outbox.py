@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import EventPublisher
-from ds_common.mongo import Document, IndexSpec, asc
+from ds_common.mongo import Document, IndexSpec, asc, paced_scan
 
 logger = logging.getLogger("ds.events.relay")
 
@@ -219,32 +219,18 @@ class OutboxRelay:
         assert self.nudge is not None
         started, read, found = time.monotonic(), 0, 0
         for name in self.collections:
-            cursor = self.db[name].find({}, {PENDING: 1}, batch_size=self.sweep_page)
-            page: list[str | int] = []
-            page_started, in_page = time.monotonic(), 0
-            async for doc in cursor:
-                read, in_page = read + 1, in_page + 1
-                if doc.get(PENDING):
-                    page.append(doc["_id"])
-                if in_page == self.sweep_page:
-                    found += await self._nudge_found(name, page)
-                    page, in_page = [], 0
-                    busy = time.monotonic() - page_started
-                    await asyncio.sleep(busy * (1 / self.sweep_duty - 1))
-                    page_started = time.monotonic()
-            found += await self._nudge_found(name, page)
+            async for page in paced_scan(self.db[name], {PENDING: 1}, page=self.sweep_page, duty=self.sweep_duty):
+                read += len(page)
+                pending = [doc["_id"] for doc in page if doc.get(PENDING)]
+                if pending:
+                    await self.nudge.nudge(name, *pending)
+                    found += len(pending)
         elapsed = time.monotonic() - started
         SWEEP_SECONDS.labels(self.service).set(elapsed)
         SWEPT.labels(self.service).inc(read)
         logger.info("outbox sweep: %d documents read in %.1f s, %d pending found", read, elapsed, found,
                     extra={"collections": self.collections})
         return found
-
-    async def _nudge_found(self, name: str, ids: list[str | int]) -> int:
-        assert self.nudge is not None
-        if ids:
-            await self.nudge.nudge(name, *ids)
-        return len(ids)
 
     async def run(self, stop: asyncio.Event) -> None:
         sweeper = asyncio.create_task(self._sweeps(stop)) if self.nudge is not None else None

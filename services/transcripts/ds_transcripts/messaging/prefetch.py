@@ -2,7 +2,8 @@
 
 The `video.published` handler only records the video as pending and calls `enqueue`, which never
 waits: the Kafka poll loop is never held up by YouTube. A full queue drops the request; the sweep
-picks up every pending video whose `retry_at` has passed (also after a restart or a backoff).
+picks up every pending video whose `retry_at` has passed (also after a restart or a backoff) from
+the store's small `fetch_queue`, after a paced start-up check of the store (`reconcile`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from ds_transcripts.service.transcripts import Transcripts
 
@@ -59,6 +61,12 @@ class Prefetcher:
                 self._queued.discard((channel_id, video_id))
 
     async def _sweep_loop(self, stop: asyncio.Event) -> None:
+        started = time.monotonic()
+        try:
+            live = await self.transcripts.store.reconcile()
+            logger.info("start-up check of the transcripts: %d videos in %.1f s", live, time.monotonic() - started)
+        except Exception:
+            logger.warning("start-up check of the transcripts failed", exc_info=True)
         while not stop.is_set():
             try:
                 for doc in await self.transcripts.due_for_fetch():
