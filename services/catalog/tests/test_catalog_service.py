@@ -73,15 +73,24 @@ class FakeCatalog:
         return [c for c in self.channel_docs.docs.values()
                 if visibility in (None, c.get("visibility")) and language in (None, c.get("language"))][:limit]
 
-    async def add_videos_to_channel(self, channel_id: str, video_ids: Sequence[str]) -> None:
-        listed = self.channel_docs.docs[channel_id]["videos"]
-        listed += [v for v in dict.fromkeys(video_ids) if v not in listed]  # as $addToSet
+    async def add_videos_to_channel(self, channel_id: str, video_ids: Sequence[str],
+                                    public_ids: Sequence[str] = ()) -> None:
+        for name, ids in (("videos", video_ids), ("public_videos", public_ids)):
+            listed = self.channel_docs.docs[channel_id].setdefault(name, [])
+            listed += [v for v in dict.fromkeys(ids) if v not in listed]  # as $addToSet
 
     async def remove_video_from_channel(self, channel_id: str, video_id: str) -> None:
-        self.channel_docs.docs[channel_id]["videos"].remove(video_id)
+        for name in ("videos", "public_videos", "refined_videos"):
+            listed = self.channel_docs.docs[channel_id].get(name, [])
+            if video_id in listed:
+                listed.remove(video_id)
 
-    async def count_channels(self) -> int:
-        return len(self.channel_docs.docs)
+    async def mark_in_channel(self, channel_id: str, video_id: str, listed: str, present: bool) -> None:
+        ids = self.channel_docs.docs[channel_id].setdefault(f"{listed}_videos", [])
+        if present and video_id not in ids:
+            ids.append(video_id)
+        elif not present and video_id in ids:
+            ids.remove(video_id)
 
     async def get_video(self, channel_id: str, video_id: str) -> Document | None:
         doc = self.video_docs.docs.get(video_key(channel_id, video_id))
@@ -93,14 +102,8 @@ class FakeCatalog:
     async def video_states(self, keys: Sequence[str]) -> dict[str, Document]:
         return {k: self.video_docs.docs[k] for k in keys if k in self.video_docs.docs}
 
-    async def live_videos(self, limit: int) -> list[Document]:
-        return [d for d in self._videos() if not d.get("removed")][:limit]
-
-    async def public_videos(self, limit: int) -> list[Document]:
-        return [d for d in self._videos() if not d.get("removed") and d.get("visibility") == "public"][:limit]
-
-    async def count_videos(self) -> int:
-        return len(await self.live_videos(10**6))
+    async def video_titles(self, keys: Sequence[str]) -> list[Document | None]:
+        return [self.video_docs.docs.get(k) for k in keys]
 
 
 class FakeSubmissionsStore:
@@ -377,11 +380,11 @@ async def test_error_reports_need_a_live_video(catalog: Catalog) -> None:
 
 # --- analytics --------------------------------------------------------------------------------
 def test_analytics_count_live_videos_per_channel_and_rank_starts() -> None:
-    channels = [{"_id": "UCa", "name": "A"}, {"_id": "UCb", "name": "B"}, {"_id": "UCempty", "name": "E"}]
-    videos = [{"channel_id": "UCa", "video_id": "v1", "title": "One", "visibility": "public", "is_refined": True},
-              {"channel_id": "UCa", "video_id": "v2", "title": "Two", "visibility": "hidden"},
-              {"channel_id": "UCb", "video_id": "v3", "title": "Three", "visibility": "public"}]
-    body = video_analytics(channels, videos, {"UCa:v2": 5, "UCb:v3": 2, "UCgone:v9": 7})
+    channels = [{"_id": "UCa", "name": "A", "videos": ["v1", "v2"], "public_videos": ["v1"], "refined_videos": ["v1"]},
+                {"_id": "UCb", "name": "B", "videos": ["v3"], "public_videos": ["v3"]},
+                {"_id": "UCempty", "name": "E"}]
+    body = video_analytics(channels, {"UCa:v2": 5, "UCb:v3": 2, "UCgone:v9": 7},
+                           {"UCa:v2": "Two", "UCb:v3": "Three"})
     assert body["summary"] == {"total_videos": 3, "public_videos": 2, "private_videos": 1, "refined_videos": 1,
                                "unrefined_videos": 2, "total_starts": 7}
     assert body["channels"] == [

@@ -1,8 +1,11 @@
 """Channels and videos in Mongo, designed for `_id` lookups (FerretDB scans everything else).
 
 - `channels`: `_id` = channel id; `videos` holds the channel's video ids in upload order, so a
-  channel's list is one `_id` lookup plus one `_id` lookup per video. A channel's description is an
-  aggregate (`version`, ds_common.versioned): each change carries `channel.updated` in its outbox.
+  channel's list is one `_id` lookup plus one `_id` lookup per video; `public_videos` and
+  `refined_videos` the ids of those that are public and refined, kept by every write that changes
+  them, so the random pick and the admin counts never read the videos collection. A channel's
+  description is an aggregate (`version`, ds_common.versioned): each change carries
+  `channel.updated` in its outbox.
 - `videos`: `_id` = "{channel}:{video}". A video is an aggregate (`seq`) whose events (`video.*`)
   sit in its outbox, written in the same single-document write as the change. A deleted video
   stays as a tombstone (`removed: true`) and is revived in place when the same video is uploaded
@@ -68,14 +71,20 @@ class CatalogRepo:
         docs = await self.channels.find(query, _NO_OUTBOX).limit(limit).to_list()
         return sorted(docs, key=lambda d: (d.get("created_at") or EPOCH, d["_id"]))
 
-    async def add_videos_to_channel(self, channel_id: str, video_ids: Sequence[str]) -> None:
-        await self.channels.update_one({"_id": channel_id}, {"$addToSet": {"videos": {"$each": list(video_ids)}}})
+    async def add_videos_to_channel(self, channel_id: str, video_ids: Sequence[str],
+                                    public_ids: Sequence[str] = ()) -> None:
+        await self.channels.update_one({"_id": channel_id}, {"$addToSet": {
+            "videos": {"$each": list(video_ids)}, "public_videos": {"$each": list(public_ids)}}})
 
     async def remove_video_from_channel(self, channel_id: str, video_id: str) -> None:
-        await self.channels.update_one({"_id": channel_id}, {"$pullAll": {"videos": [video_id]}})
+        await self.channels.update_one({"_id": channel_id}, {"$pullAll": {
+            "videos": [video_id], "public_videos": [video_id], "refined_videos": [video_id]}})
 
-    async def count_channels(self) -> int:
-        return await self.channels.count_documents({})
+    async def mark_in_channel(self, channel_id: str, video_id: str, listed: Literal["public", "refined"],
+                              present: bool) -> None:
+        """Keep the channel's list of its public (or refined) videos in step with a video's change."""
+        change = "$addToSet" if present else "$pull"
+        await self.channels.update_one({"_id": channel_id}, {change: {f"{listed}_videos": video_id}})
 
     # --- videos -----------------------------------------------------------------------------
     async def get_video(self, channel_id: str, video_id: str) -> Document | None:
@@ -87,6 +96,9 @@ class CatalogRepo:
         """The live videos among `video_ids`, in that order."""
         found = await self._by_id([video_key(channel_id, v) for v in video_ids], _NO_OUTBOX)
         return [d for d in found if d is not None and not d.get("removed")]
+
+    async def video_titles(self, keys: Sequence[str]) -> list[Document | None]:
+        return await self._by_id(keys, {"title": 1})
 
     async def video_states(self, keys: Sequence[str]) -> dict[str, Document]:
         """`removed` and `seq` of the stored videos among `keys`, tombstones included."""
@@ -100,18 +112,6 @@ class CatalogRepo:
         if not keys:
             return []
         return list(await asyncio.gather(*(self.videos.find_one({"_id": k}, projection) for k in keys)))
-
-    async def live_videos(self, limit: int) -> list[Document]:
-        """Every live video's counting fields (admin analytics: bounded)."""
-        projection = {"channel_id": 1, "video_id": 1, "title": 1, "visibility": 1, "is_refined": 1}
-        return await self.videos.find({"removed": False}, projection).limit(limit).to_list()
-
-    async def public_videos(self, limit: int) -> list[Document]:
-        projection = {"channel_id": 1, "video_id": 1, "title": 1, "link": 1}
-        return await self.videos.find({"removed": False, "visibility": "public"}, projection).limit(limit).to_list()
-
-    async def count_videos(self) -> int:
-        return await self.videos.count_documents({"removed": False})
 
     async def apply_transcript_state(self, channel_id: str, video_id: str, sequence: int, at: datetime,
                                      fields: Mapping[str, Any], *, aspect: TranscriptAspect) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections import defaultdict
 from collections.abc import Sequence
 
 from ds_common.runtime import open_stores
@@ -25,16 +26,26 @@ from ds_catalog.settings import Settings
 
 
 async def announce(repo: CatalogRepo) -> tuple[int, int]:
-    """(channels, videos) announced."""
+    """(channels, videos) announced. Each channel's lists of its public and refined videos are
+    derived again on the way (what a catalogue older than those lists lacks)."""
     channels = videos = 0
-    async for doc in repo.channels.find({}, {"_id": 1}):
-        written = await repo.channel_docs.mutate(doc["_id"], lambda current: None if current is None else Change(
-            events=[channel_updated(current["_id"], current)]))
-        channels += written.changed
+    public: dict[str, list[str]] = defaultdict(list)
+    refined: dict[str, list[str]] = defaultdict(list)
     async for doc in repo.videos.find({"removed": {"$ne": True}}, {"_id": 1}):
         written = await repo.video_docs.mutate(doc["_id"], lambda current: Change(
             events=[video_updated(current)]) if is_live(current) else None)
-        videos += written.changed
+        if written.changed and written.document is not None:
+            video = written.document
+            videos += 1
+            if video.get("visibility") == "public":
+                public[video["channel_id"]].append(video["video_id"])
+            if video.get("is_refined"):
+                refined[video["channel_id"]].append(video["video_id"])
+    async for doc in repo.channels.find({}, {"_id": 1}):
+        written = await repo.channel_docs.mutate(doc["_id"], lambda current: None if current is None else Change(
+            set={"public_videos": public[current["_id"]], "refined_videos": refined[current["_id"]]},
+            events=[channel_updated(current["_id"], current)]))
+        channels += written.changed
     return channels, videos
 
 

@@ -28,9 +28,12 @@ class Projections:
                                status: dict[str, Any] | None = None,
                                refinement: dict[str, Any] | None = None) -> None:
         aspects: dict[TranscriptAspect, dict[str, Any] | None] = {"status": status, "refinement": refinement}
-        changed = [await self.catalog.apply_transcript_state(channel_id, video_id, sequence, at, fields, aspect=aspect)
-                   for aspect, fields in aspects.items() if fields is not None]
-        if any(changed):
+        changed = {aspect: await self.catalog.apply_transcript_state(channel_id, video_id, sequence, at, fields,
+                                                                     aspect=aspect)
+                   for aspect, fields in aspects.items() if fields is not None}
+        if changed.get("refinement") and refinement is not None:
+            await self.catalog.mark_in_channel(channel_id, video_id, "refined", bool(refinement["is_refined"]))
+        if any(changed.values()):
             await self.cache.invalidate(videos_scope(channel_id))
 
     async def video_started(self, event_id: str, channel_id: str, video_id: str, at: datetime) -> None:

@@ -35,6 +35,7 @@ class Uploads:
         stored = await self.catalog.video_states([video_key(i.channel_id, v) for i, v in ids if v])
         results: list[UploadResult] = []
         listed: dict[str, list[str]] = {}  # channel -> video ids to (re)list, new or duplicate
+        public: dict[str, list[str]] = {}  # channel -> the new public ones
         for item, video_id in ids:
             channel = channels.get(item.channel_id)
             exists = video_id is not None and (videos.is_live(stored.get(video_key(item.channel_id, video_id)))
@@ -47,11 +48,13 @@ class Uploads:
                 result = await self._publish(item, video_id, channel.get("language", "en"), transcript)
                 if result.success:
                     listed.setdefault(item.channel_id, []).append(video_id)
+                    if item.visibility == "public":
+                        public.setdefault(item.channel_id, []).append(video_id)
             elif result.duplicate and video_id is not None:
                 listed.setdefault(item.channel_id, []).append(video_id)
             results.append(result)
         for channel_id, video_ids in listed.items():
-            await self.catalog.add_videos_to_channel(channel_id, video_ids)
+            await self.catalog.add_videos_to_channel(channel_id, video_ids, public.get(channel_id, ()))
         if listed:
             await self.cache.invalidate(CHANNELS, POOL, *(videos_scope(c) for c in listed))
         results.sort(key=lambda r: r.video_id or "")

@@ -20,6 +20,8 @@ from ds_catalog.settings import Settings
 
 RenderVideos = Callable[[str, list[Document]], bytes]  # the api's answer for a channel's videos
 
+RANDOM_ATTEMPTS = 8
+
 
 class Videos:
     def __init__(self, catalog: CatalogRepo, cache: ReadCache, clock: Clock, settings: Settings) -> None:
@@ -91,29 +93,30 @@ class Videos:
 
     async def _change(self, channel_id: str, video_id: str, fields: Mapping[str, Any]) -> bool:
         written = await self.catalog.video_docs.mutate(video_key(channel_id, video_id), rules.change(fields))
+        if written.changed and "visibility" in fields:
+            await self.catalog.mark_in_channel(channel_id, video_id, "public", fields["visibility"] == "public")
         return written.changed
 
     async def random_pick(self) -> tuple[dict[str, Any], int]:
         """A public video of a public channel and how many there are; uniform over all eligible
-        videos (legacy weighted channels by size to the same effect)."""
-        pool: list[dict[str, Any]] = await self.cache.get_or_build(POOL, "public", self._public_pool)
-        if not pool:
-            raise NotFound("No public videos available for random selection")
-        return random.choice(pool), len(pool)  # noqa: S311 - not security
+        videos (legacy weighted channels by size to the same effect). The pool is the public
+        channels' lists of public video ids (one read of the small channels collection, kept per
+        process until a change); the drawn video is then read by `_id`."""
+        pool: list[tuple[Document, list[str]]] = await self.cache.get_or_build(POOL, "public", self._public_pool)
+        total = sum(len(ids) for _, ids in pool)
+        for _ in range(RANDOM_ATTEMPTS):  # a list may trail its video by a moment: draw again
+            if not total:
+                break
+            channel, ids = random.choices(pool, weights=[len(i) for _, i in pool])[0]  # noqa: S311 - not security
+            video = await self.catalog.get_video(channel["_id"], random.choice(ids))  # noqa: S311
+            if video is not None and video.get("visibility") == "public":
+                return {"channel_id": channel["_id"], "video_id": video["video_id"],
+                        "video_title": video.get("title", ""), "video_link": video.get("link", ""),
+                        "channel_name": channel.get("name", ""), "channel_image_url": channel.get("image_url", ""),
+                        "language": channel.get("language", "en")}, total
+        raise NotFound("No public videos available for random selection")
 
-    async def _public_pool(self) -> list[dict[str, Any]]:
-        """Every public video of every public channel, with its channel's description (bounded)."""
-        limit = self.settings.max_channels
-        channels = {c["_id"]: c for c in await self.catalog.list_channels(visibility="public", language=None,
-                                                                          limit=limit)}
-        listed = {cid: set(c.get("videos") or ()) for cid, c in channels.items()}
-        pool = []
-        for doc in await self.catalog.public_videos(limit * self.settings.max_videos_per_channel):
-            channel = channels.get(doc["channel_id"])
-            if channel is not None and doc["video_id"] in listed[channel["_id"]]:
-                pool.append({
-                    "channel_id": channel["_id"], "video_id": doc["video_id"], "video_title": doc.get("title", ""),
-                    "video_link": doc.get("link", ""), "channel_name": channel.get("name", ""),
-                    "channel_image_url": channel.get("image_url", ""), "language": channel.get("language", "en"),
-                })
-        return pool
+    async def _public_pool(self) -> list[tuple[Document, list[str]]]:
+        channels = await self.catalog.list_channels(visibility="public", language=None,
+                                                    limit=self.settings.max_channels)
+        return [(c, list(c.get("public_videos") or [])) for c in channels if c.get("public_videos")]
