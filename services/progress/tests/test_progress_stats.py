@@ -18,7 +18,7 @@ from ds_common.events.kafka import ensure_topics
 from ds_common.testing.fixtures import unique
 from ds_common.testing.kafka import start_group_at_end
 from ds_common.testing.kit import eventually, running
-from ds_progress.adapters.collections import STATS_DAILY
+from ds_progress.adapters.collections import STATS_DAILY, STATS_TOTALS
 from ds_progress.adapters.stats import PracticeStats
 from progress_helpers import catalogued, consumer, relay, save_body, stores_for
 
@@ -84,6 +84,7 @@ async def test_statistics_exact_after_a_crash_mid_batch_and_after_a_full_replay(
 
         # Full replay: reset the projection, move the group back, consume again.
         await mongo_db[STATS_DAILY].delete_many({})
+        await mongo_db[STATS_TOTALS].delete_many({})
         await start_group_at_end(settings.kafka_bootstrap, group, TOPICS, start)
         third = consumer(settings, stores, group)
         async with running(third.run):

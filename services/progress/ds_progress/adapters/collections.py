@@ -22,6 +22,7 @@ QUOTA = "quota"              # _id user: current cycle, its videos, history; out
 ENTITLEMENTS = "entitlements"  # _id user: billing's plan.changed mirror
 USERS = "users"              # _id user: email, created_at (user.registered / user.updated)
 STATS_DAILY = "stats_daily"  # _id "{user}:{utc-midnight ms}": practice seconds per day, channel, video
+STATS_TOTALS = "stats_totals"  # _id user: practice seconds in all, per day, per channel, per video
 MISSED_WORDS = "missed_words"  # _id user: {lang: [words]}
 CATALOG = "catalog"          # _id channel: its name, visibility and videos (catalog's channel and video events)
 
@@ -37,7 +38,6 @@ INDEXES: list[IndexSpec] = [
     IndexSpec(JOURNAL, asc("u")),
     IndexSpec(USERS, asc("email")),
     IndexSpec(USERS, asc("created_at")),
-    IndexSpec(STATS_DAILY, asc("user_id", "day")),
     IndexSpec(STATS_DAILY, asc("day")),
     *outbox_indexes(*OUTBOX_COLLECTIONS),
 ]

@@ -26,7 +26,6 @@ def usage_report(days: int, now: datetime, activity: dict[int, dict[str, int]],
     }
 
 
-def duration_view(days: list[dict[str, Any]]) -> dict[str, Any]:
-    """GET /user/duration: the learner's total and per-day seconds."""
-    return {"totalDuration": sum(int(d.get("duration", 0)) for d in days),
-            "dailyDurations": {str(d["day"]): int(d.get("duration", 0)) for d in sorted(days, key=lambda d: d["day"])}}
+def duration_view(daily: dict[int, int]) -> dict[str, Any]:
+    """GET /user/duration: the learner's total and per-day seconds (day: epoch ms of its midnight)."""
+    return {"totalDuration": sum(daily.values()), "dailyDurations": {str(day): daily[day] for day in sorted(daily)}}

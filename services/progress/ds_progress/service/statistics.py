@@ -19,7 +19,7 @@ class Statistics:
         self.clock = clock
 
     async def duration(self, user_id: str) -> dict[str, Any]:
-        return duration_view(await self.stats.days_of(user_id))
+        return duration_view(await self.stats.daily(user_id))
 
     async def usage(self, days: int) -> dict[str, Any]:
         now = self.clock.now()
