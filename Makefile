@@ -49,6 +49,9 @@ bench: install infra-test ## run every service benchmark; figures go to bench/re
 bench-load: install infra-test ## the whole system under load through the gateway → bench/results/load-gateway.json
 	@$(UV) run python tests/load/run.py
 
+bench-scale: install infra-test ## the system at the demo, 2,000 and 20,000 videos with 1,000 learners (tens of minutes) → bench/results/scale.json
+	@$(UV) run python tests/load/scale.py
+
 bench-%: install infra-test ## run one service's benchmark, e.g. `make bench-auth`
 	@$(UV) run python services/$*/bench/run.py
 
@@ -56,4 +59,4 @@ schemas: install ## regenerate the event JSON Schemas and the AsyncAPI document
 	@$(UV) run ds-events schemas libs/common/schemas
 
 
-.PHONY: help install dev-status dev-down infra infra-down infra-status infra-test infra-test-down dev test check schemas bench
+.PHONY: help install dev-status dev-down infra infra-down infra-status infra-test infra-test-down dev test check schemas bench bench-scale

@@ -59,8 +59,9 @@ class Settings(ServiceSettings):
     code_redeem_limit: int = 10
     code_redeem_window_s: int = 60
 
-    # How often the consumer process copies ledger entries a writer that died left in an entitlement.
-    ledger_sweep_interval_s: float = 30.0
+    # How often the consumer process copies ledger entries a writer that died left in an entitlement
+    # (a safety net that reads every changed entitlement: rare, and at every start).
+    ledger_sweep_interval_s: float = 3600.0
 
     # ZPay (Alipay / WeChat Pay): the merchant id and key, ZPay's address (https://zpayz.cn in
     # production; the local stand-in, deploy/local/zpay_server.py, elsewhere), the public URL of our
