@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
 from ds_common.clock import Clock, SystemClock
 from ds_common.errors import AppError, Conflict
 from ds_common.events.envelope import Envelope, EventData, new_event
 from ds_common.events.outbox import OUTBOX, PENDING, OutboxNudge, document_with_events, with_events
 from ds_common.mongo import Document, DuplicateKeyError
+
+DUPLICATE_KEY = 11000  # MongoDB's error code
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Documents(Protocol):
 
     async def mutate(self, doc_id: Any, decide: Decide, *,
                      created: Mapping[str, Any] | None = None) -> Written: ...
+
+    async def create_many(self, new: Mapping[Any, Change]) -> set[Any]: ...
 
 
 class VersionedDocuments:
@@ -110,3 +115,28 @@ class VersionedDocuments:
                 await self.nudge.nudge(self.collection.name, doc_id)
             return Written(document, True, events)
         raise self.busy()
+
+    async def create_many(self, new: Mapping[Any, Change]) -> set[Any]:
+        """Create several aggregates that do not exist yet, in one insert (a bulk upload: one round
+        trip instead of a read and a write each). Returns the ids created; an id that exists
+        already is left as it is (the caller decides on it with `mutate`)."""
+        documents = []
+        for doc_id, change in new.items():
+            events = tuple(new_event(e, key=str(doc_id), sequence=1, occurred_at=self.clock.now(),
+                                     causation=change.causation) for e in change.events)
+            document = {"_id": doc_id, **change.set, self.version_field: 1}
+            documents.append(document_with_events(document, *events) if events else document)
+        if not documents:
+            return set()
+        try:
+            await self.collection.insert_many(documents, ordered=False)
+            created = set(new)
+        except BulkWriteError as exc:  # some existed: the others were inserted
+            failed = {documents[e["index"]]["_id"] for e in exc.details.get("writeErrors", [])
+                      if e.get("code") == DUPLICATE_KEY}
+            if len(failed) != len(exc.details.get("writeErrors", [])):
+                raise
+            created = set(new) - failed
+        if self.nudge is not None and created:
+            await self.nudge.nudge(self.collection.name, *created)
+        return created

@@ -28,7 +28,8 @@ async def test_primary_path_stores_serves_and_caches(settings: Settings, issuer:
                                 "transcript": PRIMARY_LINES}
             doc = await h.doc(CH, "GJLlxj_dtq8")
             assert doc["status"] == "ready" and doc["source"] == "youtube" and doc["fetched_language"] == "en"
-            assert doc["source_transcript"] == PRIMARY_LINES and doc["_outbox"][0]["type"] == "transcript.ready"
+            assert doc["transcript"] == PRIMARY_LINES and "source_transcript" not in doc  # one copy of the lines
+            assert doc["_outbox"][0]["type"] == "transcript.ready"
             again = await h.client.get(f"/service/video-transcript/{CH}/GJLlxj_dtq8", headers=admin(issuer))
             assert again.content == r.content
     assert youtube.watch_calls["GJLlxj_dtq8"] == 1

@@ -27,7 +27,7 @@ from ds_common.events.kafka import ensure_topics
 from ds_common.events.memory import InMemoryBus
 from ds_common.mongo import Document
 from ds_common.testing.kafka import partitions_of
-from ds_common.versioned import Decide, Written, conflict
+from ds_common.versioned import Change, Decide, Written, conflict
 
 
 async def eventually(check: Callable[[], Awaitable[Any] | Any], *, within_s: float = 20.0, interval: float = 0.05,
@@ -173,3 +173,11 @@ class InMemoryDocuments:
         self.docs[doc_id] = copy.deepcopy(document)
         await self.bus.publish(events)
         return Written(document, True, events)
+
+    async def create_many(self, new: Mapping[Any, Change]) -> set[Any]:
+        created = set()
+        for doc_id, change in new.items():
+            if doc_id not in self.docs:
+                await self.mutate(doc_id, lambda _, change=change: change)  # type: ignore[misc]
+                created.add(doc_id)
+        return created

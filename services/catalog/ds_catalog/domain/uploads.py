@@ -83,11 +83,12 @@ def refusal(item: UploadRequest, video_id: str | None, *, channel_known: bool, e
 def published(item: UploadRequest, video_id: str, language: str, transcript: Transcript,
               now: datetime) -> tuple[dict[str, Any], VideoPublished]:
     """A new video's stored fields and its `video.published` event, which carries the parsed
-    lines and the original text (the transcripts service stores them from the event)."""
+    lines (the transcripts service stores them from the event; the SRT text itself would double the
+    event's size for nothing)."""
     lines = [TranscriptLine(start=c.start, end=c.end, transcript=c.transcript) for c in transcript.cues]
     event = VideoPublished(channel_id=item.channel_id, video_id=video_id, title=item.title or "",
                            link=item.video_link, language=language, visibility=item.visibility,
-                           transcript_source=SOURCE, transcript=lines, srt_text=transcript.text)
+                           transcript_source=SOURCE, transcript=lines)
     state = {"channel_id": item.channel_id, "video_id": video_id, "title": item.title, "link": item.video_link,
              "visibility": item.visibility, "language": language, "transcript_source": SOURCE,
              "transcript_status": "pending", "transcript_count": len(lines), "is_refined": False,

@@ -1,8 +1,9 @@
 """Admin edits of a transcript. The original stays recoverable after any edit.
 
-Two restore sources, as in the legacy backend but durable: `original_transcript`, the snapshot
-taken before the first edit (restoring from it deletes it), and `source_transcript`, what was
-uploaded or fetched (it replaces the legacy `$UPLOADS_DIR/<video>.srt` file and is never edited).
+Restoring, as in the legacy backend but durable, goes back to `original_transcript`, the snapshot
+taken before the first edit (restoring from it deletes it), which is what was uploaded or fetched
+(the legacy `$UPLOADS_DIR/<video>.srt` file): without a snapshot the transcript is still that. (A
+`source_transcript` copy, written by earlier versions, is read if present.)
 Every edit publishes `transcript.ready` (with `source="edited"`) so catalog keeps its line count.
 """
 
@@ -47,8 +48,8 @@ def line_replaced(doc: Document, index: int, line: Line, now: datetime) -> Chang
 
 
 def restored(doc: Document, now: datetime) -> Change:
-    """Back to the snapshot (which goes), else to what was uploaded or fetched."""
-    lines = doc.get("original_transcript") or doc.get("source_transcript")
+    """Back to the snapshot (which goes); without one the transcript is what was uploaded or fetched."""
+    lines = doc.get("original_transcript") or doc.get("source_transcript") or doc.get("transcript")
     if not lines:
         raise VideoNotFound(f"No original transcript available for video {doc['video_id']}")
     written = {**doc, "transcript": lines}

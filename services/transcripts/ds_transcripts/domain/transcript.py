@@ -67,9 +67,8 @@ def fetched(doc: Document | None, result: Fetched) -> Change | None:
         return None
     written = {**doc, "transcript": result.lines}
     return Change(set={"status": "ready", "source": result.source, "transcript": result.lines,
-                       "source_transcript": result.lines, "line_count": len(result.lines),
-                       "fetched_language": result.language},
-                  unset=("failure", "retry_at"), events=[ready_event(written, result.source)])
+                       "line_count": len(result.lines), "fetched_language": result.language},
+                  unset=("failure", "retry_at", "source_transcript"), events=[ready_event(written, result.source)])
 
 
 def failed(doc: Document | None, failure: FetchFailed, now: datetime, *, base_s: int, max_s: int) -> Change | None:
@@ -128,8 +127,9 @@ def published(doc: Document | None, data: VideoPublished, event: Envelope, now: 
                           unset=HEAVY, events=[failure], causation=event)
         written = {**meta, "channel_id": data.channel_id, "video_id": data.video_id, "transcript": lines}
         return Change(set={**meta, "status": "ready", "source": "uploaded_srt", "transcript": lines,
-                           "source_transcript": lines, "line_count": len(lines), "has_original": False},
-                      unset=("original_transcript", "failure", "retry_at", "refined_at", "removed_at"),
+                           "line_count": len(lines), "has_original": False},
+                      unset=("original_transcript", "source_transcript", "failure", "retry_at", "refined_at",
+                             "removed_at"),
                       events=[ready_event(written, "uploaded_srt")], causation=event)
     if doc is not None and doc.get("status") == "ready":
         meta.pop("is_refined")
