@@ -23,7 +23,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ds_common.errors import Forbidden, ServiceUnavailable, Unauthorized
-from ds_common.redis import KeySpace
+from ds_common.redis import KeySpace, for_blocking
+from ds_common.waiting import unless_stopped
 
 Role = Literal["User", "Admin"]
 ACCESS_ALGORITHMS = ("EdDSA", "RS256")
@@ -96,7 +97,7 @@ class SessionRevocations:
     STREAM_RETENTION_MS = 24 * 3600 * 1000  # > any access token's lifetime (auth: 1 h)
     READ_BATCH = 1000
 
-    def __init__(self, redis: Redis, keys: KeySpace, *, fresh_s: float = 1.5, block_ms: int = 500) -> None:
+    def __init__(self, redis: Redis, keys: KeySpace, *, fresh_s: float = 1.5, block_ms: int = 5_000) -> None:
         self.redis = redis
         self.keys = keys
         self.stream = keys("revoked-sessions")
@@ -104,6 +105,7 @@ class SessionRevocations:
         self.block_ms = block_ms
         self._revoked: dict[str, float] = {}  # session id -> until (epoch seconds)
         self._current_at = float("-inf")  # monotonic time of the last complete read of the stream
+        self._waiting_since: float | None = None  # a blocking read in flight after a complete one
         self._pruned_at = 0.0
 
     async def revoke(self, session_id: str, until: datetime) -> None:
@@ -118,8 +120,12 @@ class SessionRevocations:
 
     @property
     def current(self) -> bool:
-        """Whether the local table can answer (its last complete read is recent enough)."""
-        return time.monotonic() - self._current_at < self.fresh_s
+        """Whether the local table can answer: its last complete read is recent enough, or a
+        blocking read is waiting for the next entry (Redis answers it the moment one is added) and
+        has not overrun its block time (a dead connection would)."""
+        now = time.monotonic()
+        waiting = self._waiting_since is not None and now - self._waiting_since < self.block_ms / 1000 + self.fresh_s
+        return waiting or now - self._current_at < self.fresh_s
 
     async def is_revoked(self, session_id: str) -> bool:
         if self.current:
@@ -132,20 +138,32 @@ class SessionRevocations:
 
     async def follow(self, stop: asyncio.Event) -> None:
         """Keep the local table current until `stop`; a background worker of each API process."""
+        blocking = for_blocking(self.redis)  # blocks for seconds: longer than a command may
+        try:
+            await self._follow(stop, blocking)
+        finally:
+            self._waiting_since = None
+            await blocking.aclose()
+
+    async def _follow(self, stop: asyncio.Event, blocking: Redis) -> None:
         last_id: bytes | str = "0-0"
+        caught_up = False
         while not stop.is_set():
             try:
                 started = time.monotonic()
-                replies: Any = await self.redis.xread({self.stream: last_id}, count=self.READ_BATCH,
-                                                      block=self.block_ms)
+                self._waiting_since = started if caught_up else None
+                replies: Any = await unless_stopped(stop, blocking.xread(
+                    {self.stream: last_id}, count=self.READ_BATCH, block=self.block_ms))
                 entries: list[tuple[bytes, dict[bytes, bytes]]] = [e for _, batch in replies or () for e in batch]
                 for entry_id, fields in entries:
                     self._revoked[fields[b"sid"].decode()] = float(fields[b"until"])
                     last_id = entry_id
-                if len(entries) < self.READ_BATCH:  # caught up: everything added before `started` is here
+                caught_up = len(entries) < self.READ_BATCH
+                if caught_up:  # everything added before `started` is here
                     self._current_at = started
                 self._forget_expired()
             except (RedisError, KeyError, ValueError):
+                self._waiting_since, caught_up = None, False
                 logger.warning("revocation stream unavailable; checking Redis per request", exc_info=True)
                 await asyncio.sleep(0.5)
 

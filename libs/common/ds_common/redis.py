@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
@@ -26,6 +26,15 @@ def make_redis(url: str, *, max_connections: int = 512) -> Redis:
     would queue instead, but costs about 15 us more per command, on every command."""
     return Redis.from_url(url, max_connections=max_connections, socket_timeout=2,
                           socket_connect_timeout=2, health_check_interval=30)
+
+
+def for_blocking(redis: Redis) -> Redis:
+    """A client of the same server for blocking reads (BLPOP, XREAD BLOCK) that wait longer than
+    the ordinary clients' 2 s socket timeout: a small pool of its own, without that timeout. Idle
+    loops block for seconds instead of waking several times a second."""
+    pool = redis.connection_pool
+    kwargs = {**pool.connection_kwargs, "socket_timeout": None}
+    return Redis(connection_pool=ConnectionPool(connection_class=pool.connection_class, max_connections=4, **kwargs))
 
 
 class KeySpace:

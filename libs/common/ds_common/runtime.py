@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -25,6 +26,7 @@ from redis.asyncio import Redis
 from ds_common.logging import configure_logging
 from ds_common.mongo import Document, IndexSpec, ensure_indexes, make_mongo_client
 from ds_common.redis import make_redis
+from ds_common.serving import CalmServer, serve_workers
 from ds_common.settings import ServiceSettings
 from ds_common.web import Check
 
@@ -104,13 +106,21 @@ def serve(app: FastAPI | str, *, host: str, port: int, service: str, log_level: 
     if workers > 1:
         metrics_dir = tempfile.mkdtemp(prefix=f"ds-metrics-{service}-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # inherited by the workers
+    options: dict[str, Any] = {
+        "log_config": None, "access_log": False, "loop": "uvloop", "http": "httptools", "timeout_keep_alive": 75,
+        "server_header": False,
+        # Forwarded headers are believed from the configured gateway only (create_app), not from
+        # uvicorn's default of any loopback peer.
+        "proxy_headers": False}
     try:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, workers=workers,
-                    factory=isinstance(app, str), loop="uvloop", http="httptools",
-                    timeout_keep_alive=75, server_header=False,
-                    # Forwarded headers are believed from the configured gateway only (create_app),
-                    # not from uvicorn's default of any loopback peer.
-                    proxy_headers=False)
+        if workers > 1:
+            assert isinstance(app, str), "several workers need the app factory's import string"
+            serve_workers(app, workers, host=host, port=port, options=options)
+            return
+        server = CalmServer(uvicorn.Config(app, host=host, port=port, factory=isinstance(app, str), **options))
+        server.run()
+        if not server.started:
+            raise SystemExit(3)  # as uvicorn.run: the app did not start
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

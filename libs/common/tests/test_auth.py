@@ -117,7 +117,8 @@ async def test_a_following_process_checks_revocations_without_a_redis_round_trip
         lookups += 1
         return await exists(*names)
 
-    follower.redis = type("CountingRedis", (), {"exists": staticmethod(counted_exists), "xread": redis.xread})()
+    follower.redis = type("CountingRedis", (), {"exists": staticmethod(counted_exists),  # its blocking reads
+                                                "connection_pool": redis.connection_pool})()  # use a pool of their own
     stop = asyncio.Event()
     task = asyncio.create_task(follower.follow(stop))
     try:

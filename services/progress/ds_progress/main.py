@@ -19,7 +19,7 @@ from ds_progress.adapters import copies
 from ds_progress.adapters.cache import ProgressCache
 from ds_progress.adapters.catalog import CatalogView
 from ds_progress.adapters.collections import INDEXES, OUTBOX_COLLECTIONS
-from ds_progress.adapters.journal import Compactor, JournalWriter, ProgressReader
+from ds_progress.adapters.journal import Compactor, JournalWriter, ProgressReader, journal_nudge
 from ds_progress.adapters.quota import QuotaLedgers
 from ds_progress.adapters.stats import PracticeStats
 from ds_progress.adapters.users import UserDirectory
@@ -37,12 +37,14 @@ from ds_progress.settings import Settings
 def context(settings: Settings, stores: Stores, clock: Clock, nudge: OutboxNudge) -> Context:
     """The use cases of one API process, on its stores."""
     db, listings = stores.db, copies.listings(stores)
+    scope = f"{settings.service_name}:{db.name}"
     cache = ProgressCache(stores.redis, KeySpace(settings.service_name), listings)
     quota_ = Quota(QuotaLedgers(db, copies.learners(stores), nudge, clock), cache, settings, clock)
     users, practice = UserDirectory(db), PracticeStats(db)
     return Context(
         settings=settings, quota=quota_,
-        progress=Progress(quota_, JournalWriter(db), ProgressReader(db, listings), cache, practice,
+        progress=Progress(quota_, JournalWriter(db, nudge=journal_nudge(stores.redis, scope)),
+                          ProgressReader(db, listings), cache, practice,
                           CatalogView(db, copies.catalog(stores)), users, clock),
         statistics=Statistics(practice, users, clock),
         words=MissedWords(MissedWordLists(db, copies.missed_words(stores), clock)))
@@ -72,7 +74,8 @@ def consumer_app(settings: Settings | None = None) -> FastAPI:
         async def run(stop: asyncio.Event) -> None:
             publisher = KafkaPublisher(settings.kafka_bootstrap, client_id="progress-journal")
             try:
-                await Compactor(stores.db, publisher).run(stop)
+                nudge = journal_nudge(stores.redis, f"{settings.service_name}:{stores.db.name}")
+                await Compactor(stores.db, publisher, nudge=nudge).run(stop)
             finally:
                 await publisher.close()
         return [run]

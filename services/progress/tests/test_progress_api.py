@@ -14,9 +14,9 @@ from asgi_lifespan import LifespanManager
 from ds_common.events.contracts import ChannelUpdated, UserRegistered, VideoPublished, VideoRemoved
 from ds_common.events.envelope import new_event
 from ds_common.testing.fixtures import unique
-from ds_common.testing.kit import eventually
+from ds_common.testing.kit import eventually, running
 from ds_progress.adapters.collections import JOURNAL, progress_collection
-from ds_progress.adapters.journal import Compactor
+from ds_progress.adapters.journal import Compactor, JournalWriter, journal_nudge, progress_key
 from ds_progress.main import api_app
 from progress_helpers import catalogued, handlers_by_topic, save_body, signed_up, stores_for
 from pymongo.errors import AutoReconnect
@@ -345,3 +345,21 @@ async def test_a_store_failure_answers_503_and_is_not_acknowledged(settings, iss
         app.state.ctx.progress.journal.collection.insert_one = broken
         answer = await http.post("/user/progress", json=save_body("c", "v"), headers=issuer.headers(unique("u")))
         assert answer.status_code == 503 and answer.json() == {"error": "Progress could not be saved, please retry"}
+
+
+async def test_an_idle_compactor_sleeps_until_a_journal_write_nudges_it(settings, publisher) -> None:
+    async with stores_for(settings) as stores:
+        nudge = journal_nudge(stores.redis, unique("progress"))
+        writer, compactor = JournalWriter(stores.db, nudge=nudge), Compactor(stores.db, publisher, nudge=nudge)
+        async with running(compactor.run):
+            await asyncio.sleep(0.5)  # nothing to do: it waits for a nudge (up to 30 s), not polling
+            user = unique("u")
+            written = time.monotonic()
+            await writer.append({"k": progress_key(user, "c", "v"), "u": user, "c": "c", "v": "v",
+                                 "in": {"0": "hello"}, "t": 1, "p": 10.0, "at": 1}, None)
+
+            async def compacted() -> bool:
+                return await stores.db[JOURNAL].count_documents({}) == 0
+
+            await eventually(compacted, within_s=5)
+            assert time.monotonic() - written < 2

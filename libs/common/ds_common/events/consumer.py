@@ -130,8 +130,10 @@ class ConsumerRunner:
             *self.topics, bootstrap_servers=self.bootstrap, group_id=self.group,
             client_id=self.client_id, enable_auto_commit=False,
             auto_offset_reset=self.auto_offset_reset, max_poll_interval_ms=300_000,
-            session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
-            metadata_max_age_ms=5_000,
+            session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
+            # An idle consumer's requests to the broker are its idle cost: fetches long-poll (they
+            # return as soon as a record arrives) and metadata is refreshed twice a minute.
+            fetch_max_wait_ms=2_000, metadata_max_age_ms=30_000,
         )
 
     async def check_assigned(self) -> None:
@@ -148,7 +150,8 @@ class ConsumerRunner:
         logger.info("consumer started", extra={"group": self.group, "topics": self.topics})
         try:
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+                # Returns as soon as records arrive; the timeout only bounds a stop's wait.
+                batches = await consumer.getmany(timeout_ms=1_000, max_records=self.max_batch)
                 if batches:
                     behind = sum(len(records) for records in batches.values()) >= self.max_batch
                     await asyncio.gather(*(self._handle_partition(consumer, tp, records, pace=not behind)

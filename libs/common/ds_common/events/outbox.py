@@ -34,6 +34,8 @@ from redis.exceptions import RedisError
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import EventPublisher
 from ds_common.mongo import Document, IndexSpec, asc, paced_scan
+from ds_common.redis import for_blocking
+from ds_common.waiting import unless_stopped
 
 logger = logging.getLogger("ds.events.relay")
 
@@ -83,6 +85,7 @@ class OutboxNudge:
         self.redis = redis
         self.key = f"{scope}:outbox:nudge"
         self.addresses_key = f"{scope}:outbox:pending"
+        self._blocking: Redis | None = None  # for `wait`, which blocks longer than a command may
 
     async def nudge(self, collection: str, *doc_ids: str | int) -> None:
         addresses = [json.dumps([collection, d]) for d in doc_ids] or [json.dumps([collection])]
@@ -96,7 +99,9 @@ class OutboxNudge:
             logger.warning("outbox nudge failed; the relay will poll", exc_info=True)
 
     async def wait(self, timeout: float) -> None:
-        await self.redis.blpop([self.key], timeout=max(timeout, 0.01))
+        if self._blocking is None:
+            self._blocking = for_blocking(self.redis)
+        await self._blocking.blpop([self.key], timeout=max(timeout, 0.01))
 
     async def take(self, count: int) -> tuple[dict[str, set[str | int] | None], int]:
         """Pop up to `count` addresses: (collection → document ids or None for "scan it", how many)."""
@@ -127,8 +132,9 @@ class OutboxRelay:
         self.publisher = publisher
         self.service = service
         self.batch_size = batch_size
-        # With a nudge the relay sleeps until told; polling is only the fallback.
-        self.idle_interval = idle_interval if nudge is None else max(idle_interval, 1.0)
+        # With a nudge the relay sleeps until told (a wake-up is pushed with each address, so none
+        # is lost while Redis is up); polling is only the fallback.
+        self.idle_interval = idle_interval if nudge is None else max(idle_interval, 10.0)
         self.max_backoff = max_backoff
         self.nudge = nudge
         self.sweep_interval = sweep_interval
@@ -280,7 +286,7 @@ class OutboxRelay:
             await _sleep_or_stop(stop, seconds)
             return
         try:
-            await self.nudge.wait(seconds)
+            await unless_stopped(stop, self.nudge.wait(seconds))
         except RedisError:
             await _sleep_or_stop(stop, seconds)
 

@@ -472,7 +472,7 @@ async def test_nudges_lost_while_redis_was_down_are_found_once_it_is_back(mongo_
         nudge.down = 3
         lost = event("thing.made", "lost", 1)  # written during the outage: its writer's nudge failed
         await mongo_db.items.insert_one(document_with_events({"_id": "lost"}, lost))
-        await wait_outbox_empty(mongo_db, timeout=10)  # the sweep after the outage, not in an hour
+        await wait_outbox_empty(mongo_db, timeout=30)  # the sweep after the outage, not in an hour
     assert [e.id for e in bus.published] == [lost.id]
 
 

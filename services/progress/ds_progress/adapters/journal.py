@@ -43,8 +43,12 @@ from bson import Binary
 from ds_common.cache import DocumentCache
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import EventPublisher
+from ds_common.events.outbox import OutboxNudge
 from ds_common.mongo import Document, DuplicateKeyError
+from ds_common.waiting import unless_stopped
 from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from ds_progress.adapters.collections import JOURNAL, progress_collection
 
@@ -64,8 +68,10 @@ def batch_id() -> str:
 
 
 class JournalWriter:
-    def __init__(self, db: AsyncDatabase[Document], *, max_batch: int = 500, gather_s: float = 0.001) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, nudge: OutboxNudge | None = None, max_batch: int = 500,
+                 gather_s: float = 0.001) -> None:
         self.collection = db[JOURNAL]
+        self.nudge = nudge  # wakes the compactor (journal_nudge)
         self.max_batch = max_batch
         # Under load, wait this long for more saves before a write: fewer, larger journal
         # documents mean fewer compaction reads and deletes per save. Idle, a save goes at once.
@@ -102,6 +108,8 @@ class JournalWriter:
             for _, _, done in batch:
                 if not done.done():
                     done.set_result(None)
+            if self.nudge is not None:  # after the answers: a save never waits for it
+                await self.nudge.nudge(JOURNAL)
 
 
 def batch_document(saves: list[Document], events: list[Document]) -> Document:
@@ -135,12 +143,22 @@ def save_update(save: Document) -> dict[str, Any]:
     return fields
 
 
+IDLE_WAIT_S = 30.0  # an idle compactor's longest sleep without a nudge
+
+
+def journal_nudge(redis: Redis, scope: str) -> OutboxNudge:
+    """How the API processes wake the compactor after a journal write (`scope`: the service and
+    its database, as for the outbox's nudge, which this must not share)."""
+    return OutboxNudge(redis, f"{scope}:journal")
+
+
 class Compactor:
     def __init__(self, db: AsyncDatabase[Document], publisher: EventPublisher, *, batch_size: int = 200,
-                 round_s: float = 1.0) -> None:
+                 round_s: float = 1.0, nudge: OutboxNudge | None = None) -> None:
         self.db = db
         self.journal = db[JOURNAL]
         self.publisher = publisher
+        self.nudge = nudge
         self.batch_size = batch_size
         self.round_s = round_s
 
@@ -160,12 +178,28 @@ class Compactor:
         return len(docs)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """A round every `round_s` while there are saves (so a learner's saves within it cost one
+        store update); with none, it sleeps until an API process's nudge says one was written (or
+        IDLE_WAIT_S passes), so an idle system is not asked every second."""
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             started = loop.time()
-            if await self.compact_once() < self.batch_size:  # caught up: pace the next round
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=max(0.0, started + self.round_s - loop.time()))
+            compacted = await self.compact_once()
+            if compacted >= self.batch_size:
+                continue  # behind: no pause
+            if compacted == 0 and self.nudge is not None:
+                await self._wait_for_nudge(stop)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, started + self.round_s - loop.time()))
+
+    async def _wait_for_nudge(self, stop: asyncio.Event) -> None:
+        assert self.nudge is not None
+        try:
+            await unless_stopped(stop, self.nudge.wait(IDLE_WAIT_S))
+        except RedisError:  # Redis unavailable: poll instead
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.round_s)
 
 
 class ProgressReader:
