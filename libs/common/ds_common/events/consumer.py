@@ -130,10 +130,11 @@ class ConsumerRunner:
             *self.topics, bootstrap_servers=self.bootstrap, group_id=self.group,
             client_id=self.client_id, enable_auto_commit=False,
             auto_offset_reset=self.auto_offset_reset, max_poll_interval_ms=300_000,
-            session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
+            session_timeout_ms=15_000, heartbeat_interval_ms=5_000,
             # An idle consumer's requests to the broker are its idle cost: fetches long-poll (they
             # return as soon as a record arrives) and metadata is refreshed twice a minute.
-            fetch_max_wait_ms=2_000, metadata_max_age_ms=30_000,
+            fetch_max_wait_ms=5_000, metadata_max_age_ms=30_000,
+            consumer_timeout_ms=1_000,  # the fetch routine's own wake-up (default: five a second)
         )
 
     async def check_assigned(self) -> None:
