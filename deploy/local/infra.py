@@ -192,7 +192,8 @@ class Server:
 
 
 def cluster_id() -> str:
-    """A Kafka cluster id: a random UUID in unpadded URL-safe base64."""
+    """A Kafka cluster id: a random UUID in unpadded URL-safe base64 (it may start with '-',
+    so pass it as `--cluster-id=<id>`, never as a separate argument)."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
@@ -286,8 +287,8 @@ class Kafka(Server):
         ]))
         if not (data / "meta.properties").exists():
             data.mkdir(parents=True, exist_ok=True)
-            run([*self.java("kafka.tools.StorageTool"), "format", "-t", cluster_id(), "-c", str(props), "-g"],
-                stdout=subprocess.DEVNULL)
+            run([*self.java("kafka.tools.StorageTool"), "format", f"--cluster-id={cluster_id()}",
+                 "-c", str(props), "-g"], stdout=subprocess.DEVNULL)
 
     def ports(self) -> list[int]:
         return [self.port, self.controller_port]
