@@ -10,6 +10,7 @@ from ds_common import service
 from ds_common.clock import Clock, SystemClock
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.events.outbox import OutboxNudge
+from ds_common.lease import Lease
 from ds_common.redis import KeySpace
 from ds_common.runtime import Stores, Worker
 from ds_common.web import create_app
@@ -74,8 +75,9 @@ def consumer_app(settings: Settings | None = None) -> FastAPI:
         async def run(stop: asyncio.Event) -> None:
             publisher = KafkaPublisher(settings.kafka_bootstrap, client_id="progress-journal")
             try:
-                nudge = journal_nudge(stores.redis, f"{settings.service_name}:{stores.db.name}")
-                await Compactor(stores.db, publisher, nudge=nudge).run(stop)
+                scope = f"{settings.service_name}:{stores.db.name}"
+                lease = Lease(stores.redis, f"{scope}:journal:lease")  # one compactor, whatever the replicas
+                await Compactor(stores.db, publisher, nudge=journal_nudge(stores.redis, scope), lease=lease).run(stop)
             finally:
                 await publisher.close()
         return [run]

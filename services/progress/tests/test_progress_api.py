@@ -11,12 +11,20 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from ds_common.cache import DocumentCache
 from ds_common.events.contracts import ChannelUpdated, UserRegistered, VideoPublished, VideoRemoved
 from ds_common.events.envelope import new_event
 from ds_common.testing.fixtures import unique
 from ds_common.testing.kit import eventually, running
 from ds_progress.adapters.collections import JOURNAL, progress_collection
-from ds_progress.adapters.journal import Compactor, JournalWriter, journal_nudge, progress_key
+from ds_progress.adapters.journal import (
+    Compactor,
+    JournalWriter,
+    ProgressReader,
+    batch_document,
+    journal_nudge,
+    progress_key,
+)
 from ds_progress.main import api_app
 from progress_helpers import catalogued, handlers_by_topic, save_body, signed_up, stores_for
 from pymongo.errors import AutoReconnect
@@ -84,6 +92,9 @@ async def test_channel_and_all_progress_views(client, issuer, mongo_db, publishe
     await client.post("/user/progress", json=save_body("chB", "v3", completion=5), headers=h)
     await Compactor(mongo_db, publisher).compact_once()
     await client.post("/user/progress", json=save_body("chA", "v2", completion=55), headers=h)  # still in the journal
+    listing = (await mongo_db["listings"].find_one({"_id": user}))["v"]  # kept by the compaction
+    assert {key: (e["completion"], e["typed"]) for key, e in listing.items()} == {
+        "chA:v1": (100, True), "chA:v2": (30, True), "chB:v3": (5, True)}
 
     channel = (await client.get("/user/progress/channel", params={"channelId": "chA"}, headers=h)).json()
     assert channel == {"channelId": "chA", "progress": {"v1": 100, "v2": 55}}
@@ -363,3 +374,32 @@ async def test_an_idle_compactor_sleeps_until_a_journal_write_nudges_it(settings
 
             await eventually(compacted, within_s=5)
             assert time.monotonic() - written < 2
+
+
+async def test_a_batch_stored_late_by_another_api_replica_never_takes_back_a_newer_save(
+        settings, mongo_db, redis, publisher) -> None:
+    """Two API replicas: replica A forms its batch first (an earlier id) but stores it after
+    replica B's later batch was compacted. The newer save's values stay; the late batch only
+    fills what the newer one did not send. Readers merging the journal agree with the compactor."""
+    user = unique("u")
+    key = progress_key(user, "c", "v")
+
+    def save(inputs: dict[str, str], completion: float) -> dict:
+        return {"k": key, "u": user, "c": "c", "v": "v", "in": inputs, "t": 1, "p": completion, "at": 1}
+
+    late = batch_document([save({"0": "old words", "1": "only the old save typed this"}, 10.0)], [])  # replica A
+    newer = batch_document([save({"0": "new words"}, 60.0)], [])  # replica B, formed after A's batch
+    assert late["_id"] < newer["_id"]
+    listings = DocumentCache(redis, unique("t"), "listing")
+    reader = ProgressReader(mongo_db, listings)
+    await mongo_db[JOURNAL].insert_one(newer)
+    while await Compactor(mongo_db, publisher).compact_once():
+        pass
+    await mongo_db[JOURNAL].insert_one(late)  # A's write lands now
+    expected = {"0": "new words", "1": "only the old save typed this"}
+    merged = await reader.one(user, key)  # the journal merged on read
+    assert merged["input"] == expected and merged["completion"] == 60.0
+    while await Compactor(mongo_db, publisher).compact_once():
+        pass
+    stored = await mongo_db[progress_collection(user)].find_one({"_id": key})
+    assert stored["input"] == expected and stored["completion"] == 60.0 and stored["js"] == newer["_id"]

@@ -1,7 +1,7 @@
 """Ready-to-send JSON bytes for the hot public reads, kept in process and validated in Redis.
 
 FerretDB scans every non-`_id` query, so the channel list, each channel's video list and the
-random-video pool are built from Mongo once and then served as bytes. Each entry belongs to a
+random-video pool are built from Mongo once and then served as bytes (the pool: kept as built). Each entry belongs to a
 *scope* ("channels", "videos:<channel>", "pool") whose version counter lives in Redis: a writer
 (any API worker, or the consumer process) bumps the scope after its Mongo write, and every read
 compares the version it finds in Redis with the one its bytes were built at. One Redis GET per
@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 logger = logging.getLogger("ds.catalog.cache")
 
 CHANNELS = "channels"  # the channel list (names, visibility, each channel's video ids)
-POOL = "pool"  # every public video of every public channel (random-video)
+POOL = "pool"  # the public channels' lists of public videos (random-video)
 
 
 def videos_scope(channel_id: str) -> str:

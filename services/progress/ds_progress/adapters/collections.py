@@ -25,6 +25,7 @@ STATS_DAILY = "stats_daily"  # _id "{user}:{utc-midnight ms}": practice seconds 
 STATS_TOTALS = "stats_totals"  # _id user: practice seconds in all, per day, per channel, per video
 MISSED_WORDS = "missed_words"  # _id user: {lang: [words]}
 CATALOG = "catalog"          # _id channel: its name, visibility and videos (catalog's channel and video events)
+LISTINGS = "listings"        # _id user: `v`, per "<channel>:<video>", what the list views show (journal.py)
 
 OUTBOX_COLLECTIONS = (QUOTA,)  # the journal is relayed by its compactor (adapters/journal.py)
 
