@@ -25,9 +25,9 @@ IMAGE = "dictation-studio/backend"
 PORT = 8000
 KAFKA_CLUSTER = "dictation-studio"
 TOPIC_PARTITIONS = 6
-# Workers: one relay per service (more would only publish duplicates); consumers scale up to
-# the partition count.
-WORKER_REPLICAS = {"relay": 1, "consumer": 2}
+# Workers: relays run as a pair, one active by lease (ds_common.lease: the standby takes over within
+# seconds when the active one dies; a rolling update is safe); consumers scale up to the partition count.
+WORKER_REPLICAS = {"relay": 2, "consumer": 2}
 
 
 def labels(name: str, component: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from ds_common.events.contracts import SessionRevoked
 from ds_common.events.envelope import Envelope, EventData
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.events.outbox import OutboxNudge, OutboxRelay
+from ds_common.lease import Lease
 from ds_common.mongo import IndexSpec
 from ds_common.redis import KeySpace
 from ds_common.runtime import Stores, Worker, background, open_stores, serve
@@ -69,6 +70,12 @@ def outbox_nudge(settings: ServiceSettings, stores: Stores) -> OutboxNudge:
     return OutboxNudge(stores.redis, f"{settings.service_name}:{stores.db.name}")
 
 
+def relay_lease(settings: ServiceSettings, stores: Stores) -> Lease:
+    """The lease that makes one relay of a service active however many run (a rolling update
+    runs two; `kubectl scale` any number)."""
+    return Lease(stores.redis, f"{settings.service_name}:{stores.db.name}:outbox:lease")
+
+
 def relay_app(settings: ServiceSettings, collections: Sequence[str],
               indexes: Iterable[IndexSpec] = ()) -> FastAPI:
     @contextlib.asynccontextmanager
@@ -76,7 +83,7 @@ def relay_app(settings: ServiceSettings, collections: Sequence[str],
         async with open_stores(settings, app, indexes) as stores:
             publisher = KafkaPublisher(settings.kafka_bootstrap, client_id=f"{settings.service_name}-relay")
             relay = OutboxRelay(stores.db, collections, publisher, service=settings.service_name,
-                                nudge=outbox_nudge(settings, stores))
+                                nudge=outbox_nudge(settings, stores), lease=relay_lease(settings, stores))
             app.state.relay = relay
             async with background([relay.run]):
                 yield

@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 
 from ds_common.events.envelope import Envelope
 from ds_common.events.kafka import EventPublisher
+from ds_common.lease import Lease
 from ds_common.mongo import Document, IndexSpec, asc, paced_scan
 from ds_common.redis import for_blocking
 from ds_common.waiting import unless_stopped
@@ -124,9 +125,12 @@ class OutboxRelay:
     def __init__(self, db: AsyncDatabase[Document], collections: Iterable[str],
                  publisher: EventPublisher, *, service: str, batch_size: int = 200,
                  idle_interval: float = 0.05, max_backoff: float = 5.0, nudge: OutboxNudge | None = None,
-                 sweep_interval: float = 6 * 3600.0, sweep_page: int = 100, sweep_duty: float = 0.1) -> None:
+                 sweep_interval: float = 6 * 3600.0, sweep_page: int = 100, sweep_duty: float = 0.1,
+                 lease: Lease | None = None) -> None:
         """`sweep_*`: the safety net for lost nudges (see `sweep`): every `sweep_interval`, pages of
-        `sweep_page` documents, keeping the store busy at most `sweep_duty` of the time."""
+        `sweep_page` documents, keeping the store busy at most `sweep_duty` of the time. `lease`:
+        with replicas, only the process holding it publishes (ds_common.lease)."""
+        self.lease = lease
         self.db = db
         self.collections = list(collections)
         self.publisher = publisher
@@ -239,20 +243,27 @@ class OutboxRelay:
         return found
 
     async def run(self, stop: asyncio.Event) -> None:
-        sweeper = asyncio.create_task(self._sweeps(stop)) if self.nudge is not None else None
+        helpers = [asyncio.create_task(self._sweeps(stop))] if self.nudge is not None else []
+        if self.lease is not None:
+            helpers.append(asyncio.create_task(self.lease.keep(stop)))
         try:
             await self._loop(stop)
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _active(self, stop: asyncio.Event) -> None:
+        """Return once this relay may publish: at once without a lease, else once it holds it."""
+        if self.lease is not None and not self.lease.held:
+            await self.lease.wait_until_held(stop)
 
     async def _sweeps(self, stop: asyncio.Event) -> None:
         """A sweep at start (whatever was pending before), then every `sweep_interval`, or soon after
         Redis comes back from an outage."""
         while not stop.is_set():
             self._sweep_now.clear()
+            await self._active(stop)
             try:
                 await self.sweep()
             except Exception:
@@ -264,6 +275,7 @@ class OutboxRelay:
         backoff = 0.2
         logger.info("relay started", extra={"collections": self.collections})
         while not stop.is_set():
+            await self._active(stop)
             started = time.monotonic()
             try:
                 published = await self.publish_pending()
@@ -287,8 +299,9 @@ class OutboxRelay:
             return
         try:
             await unless_stopped(stop, self.nudge.wait(seconds))
-        except RedisError:
-            await _sleep_or_stop(stop, seconds)
+        except RedisError:  # e.g. Redis restarted: the addresses it held are gone, so sweep once it is back
+            self._redis_down = True
+            await _sleep_or_stop(stop, 1.0)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
