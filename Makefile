@@ -27,8 +27,8 @@ infra-test: ## start the test infrastructure (separate ports, runs beside `make 
 infra-test-down: ## stop the test infrastructure
 	@$(INFRA) down --profile test
 
-dev: install ## run the whole system locally (infra, 15 service processes, gateway on :4001); Ctrl-C stops it
-	@$(UV) run python deploy/local/system.py up --profile dev
+dev: install ## run the whole system locally (infra, 15 service processes, gateway on :4001; REPLICAS=2 runs two of each); Ctrl-C stops it
+	@$(UV) run python deploy/local/system.py up --profile dev --replicas $(or $(REPLICAS),1)
 
 dev-status: ## list the processes of `make dev` with their health and logs
 	@$(UV) run python deploy/local/system.py status --profile dev
@@ -46,6 +46,9 @@ check: install ## lint (ruff) and type-check (mypy; strict on libs/common)
 bench: install infra-test ## run every service benchmark; figures go to bench/results/*.json
 	@for script in services/*/bench/run.py; do $(UV) run python $$script || exit 1; done
 
+chaos: install infra-test ## two replicas of everything under load, every fault one at a time → bench/results/chaos.json
+	@$(UV) run python tests/chaos/run.py
+
 bench-load: install infra-test ## the whole system under load through the gateway → bench/results/load-gateway.json
 	@$(UV) run python tests/load/run.py
 
@@ -59,4 +62,4 @@ schemas: install ## regenerate the event JSON Schemas and the AsyncAPI document
 	@$(UV) run ds-events schemas libs/common/schemas
 
 
-.PHONY: help install dev-status dev-down infra infra-down infra-status infra-test infra-test-down dev test check schemas bench bench-scale
+.PHONY: help install dev-status dev-down infra infra-down infra-status infra-test infra-test-down dev test check schemas bench bench-scale chaos

@@ -1,5 +1,7 @@
-"""Cross-service fixtures: the whole system (15 service processes + the nginx gateway) started
-once per session by the same runner as `make dev`, in its `test` profile, on the test infra."""
+"""Cross-service fixtures: the whole system started once per session by the same runner as
+`make dev`, in its `test` profile, on the test infra: two replicas of every process of every
+service (30 processes: APIs behind the gateway, consumers sharing their groups, relays with one
+active by lease) and the nginx gateway."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local")
 import infra  # deploy/local holds scripts, not a package
 import seed
 import system
+
+REPLICAS = 2
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,12 @@ def whole_system() -> Iterator[WholeSystem]:
         # A short grace after a refresh, so a test can present an old refresh token past it quickly.
         "DS_AUTH_REFRESH_GRACE_S": "1",
     }
-    system.up("test", env)
+    system.up("test", env, replicas=REPLICAS)
     procs = system.processes("test")
-    apis = {p.service: f"http://127.0.0.1:{p.port}" for p in procs
-            if isinstance(p, system.ServiceProcess) and p.role == "api"}
+    apis: dict[str, str] = {}  # the first replica of each API
+    for p in procs:
+        if isinstance(p, system.ServiceProcess) and p.role == "api":
+            apis.setdefault(p.service, f"http://127.0.0.1:{p.port}")
     yield WholeSystem(**{**run.__dict__, "gateway": f"http://127.0.0.1:{procs[-1].port}/dictation-studio",
                          "service_urls": apis, "env": env})
     system.down("test")

@@ -2,8 +2,11 @@
 """Run the whole system on one machine without Docker: infrastructure, 5 services x 3 processes
 (api, relay, consumer) and the nginx gateway, each a local process with its own log.
 
-    system.py up     [--profile dev|test] [--no-seed] [--detach]   start, wait healthy, seed, print URLs;
-                                                                   without --detach, Ctrl-C stops it all
+    system.py up     [--profile dev|test] [--replicas N] [--no-seed] [--detach]
+                                           start, wait healthy, seed, print URLs; without --detach,
+                                           Ctrl-C stops it all. --replicas: processes per role of each
+                                           service (APIs behind the gateway, consumers in one group,
+                                           relays with one active by lease)
     system.py down   [--profile dev|test]                          stop what this profile started
     system.py status [--profile dev|test]                          processes, health, logs
 
@@ -34,6 +37,8 @@ SERVICES = ["auth", "progress", "catalog", "transcripts", "billing"]
 # Port offsets from the base, as each package's BASE_PORT (auth 8101 ... billing 8105).
 PORT_OFFSET = {"auth": 0, "catalog": 1, "transcripts": 2, "progress": 3, "billing": 4}
 ROLES = {"api": 0, "relay": 10, "consumer": 20}
+REPLICA_STRIDE = 30  # replica r of a process listens on its port + 30 r (auth-api 8101, 8131, ...)
+MAX_REPLICAS = 3
 PROFILES = {
     "dev": {"gateway": 4001, "services": 8101, "rate": "100", "auth_rate": "120"},
     "test": {"gateway": 14001, "services": 18101, "rate": "100", "auth_rate": "600"},
@@ -63,7 +68,7 @@ class ServiceProcess(infra.Server):
 
 @dataclass
 class Gateway(infra.Server):
-    upstreams: dict[str, int] = field(default_factory=dict)
+    upstreams: dict[str, list[int]] = field(default_factory=dict)  # service -> its API replicas' ports
     rate: str = "100"
     auth_rate: str = "120"
     trusted_proxies: str = "192.0.2.0/32"  # nothing sits in front of the local gateway (TEST-NET: never matches)
@@ -92,7 +97,9 @@ class Gateway(infra.Server):
             "DS_GATEWAY_TRUSTED_PROXIES": self.trusted_proxies,
             "DS_GATEWAY_SOURCE_ADDRESS": self.source_address,
             "DS_PUBLIC_ORIGIN": os.environ.get("DS_PUBLIC_ORIGIN", "https://www.dictationstudio.com"),
-            **{f"DS_{name.upper()}_UPSTREAM": f"127.0.0.1:{port}" for name, port in self.upstreams.items()},
+            # Several replicas: the template's one `server` line becomes several.
+            **{f"DS_{name.upper()}_UPSTREAM": "; server ".join(f"127.0.0.1:{p}" for p in ports)
+               for name, ports in self.upstreams.items()},
         }
         text = (GATEWAY_DIR / "gateway.conf.template").read_text()
         for key, value in values.items():
@@ -116,6 +123,10 @@ class Gateway(infra.Server):
         return http_ok(f"http://127.0.0.1:{self.port}/healthz")
 
 
+def group_suffix_file(profile: str) -> Path:
+    return Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile)) / "consumer-group-suffix"
+
+
 def service_env(profile: str, base: int) -> dict[str, str]:
     env = {
         **infra.endpoints(profile),
@@ -129,12 +140,24 @@ def service_env(profile: str, base: int) -> dict[str, str]:
         env.update({f"DS_{s.upper()}_MONGO_DB": f"e2e{s}" for s in SERVICES})
         # ...and fresh consumer groups that start at the end of the shared test topics, instead of
         # replaying every event the other test suites published.
-        env.update({"DS_CONSUMER_START": "latest", "DS_CONSUMER_GROUP_SUFFIX": f"-e2e{int(time.time())}"})
+        # One suffix per `up`, kept in the state directory: a process restarted later (the chaos
+        # suite's kills) must rejoin its group, not start a new one at the end of the topics.
+        stored = group_suffix_file(profile)
+        suffix = stored.read_text() if stored.exists() else f"-e2e{int(time.time())}"
+        env.update({"DS_CONSUMER_START": "latest", "DS_CONSUMER_GROUP_SUFFIX": suffix})
     return env
 
 
-def processes(profile: str, extra_env: dict[str, str] | None = None) -> list[infra.Server]:
-    """Every process of the profile; `extra_env` overrides settings (e.g. secrets of a test run)."""
+def replicas_file(profile: str) -> Path:
+    return Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile)) / "replicas"
+
+
+def processes(profile: str, extra_env: dict[str, str] | None = None, replicas: int | None = None) -> list[infra.Server]:
+    """Every process of the profile; `extra_env` overrides settings (e.g. secrets of a test run);
+    `replicas` per role (default: what the profile's last `up` used)."""
+    if replicas is None:
+        stored = replicas_file(profile)
+        replicas = int(stored.read_text()) if stored.exists() else 1
     ports = PROFILES[profile]
     base = int(os.environ.get("DS_SERVICES_BASE_PORT", ports["services"]))
     state = Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile))
@@ -149,10 +172,13 @@ def processes(profile: str, extra_env: dict[str, str] | None = None) -> list[inf
     found: list[infra.Server] = []
     for name in SERVICES:
         for role, offset in ROLES.items():
-            found.append(ServiceProcess(f"{name}-{role}", base + PORT_OFFSET[name] + offset, state, env,
-                                        service=name, role=role))
+            for r in range(replicas):
+                found.append(ServiceProcess(f"{name}-{role}" + (f"-{r + 1}" if r else ""),
+                                            base + PORT_OFFSET[name] + offset + REPLICA_STRIDE * r, state, env,
+                                            service=name, role=role))
     found.append(Gateway("gateway", gateway_port, state,
-                         upstreams={name: base + PORT_OFFSET[name] for name in SERVICES},
+                         upstreams={name: [base + PORT_OFFSET[name] + REPLICA_STRIDE * r for r in range(replicas)]
+                                    for name in SERVICES},
                          rate=settings.get("DS_GATEWAY_RATE", ports["rate"]),
                          auth_rate=settings.get("DS_GATEWAY_AUTH_RATE", ports["auth_rate"])))
     return found
@@ -168,8 +194,11 @@ def infra_to_start(profile: str) -> list[infra.Server]:
     return [s for s in infra.servers("dev" if profile == "dev" else "test") if not (s.pid() and s.healthy())]
 
 
-def up(profile: str, extra_env: dict[str, str] | None = None) -> list[infra.Server]:
-    """Start everything; returns the infrastructure servers this call started (to stop them later)."""
+def up(profile: str, extra_env: dict[str, str] | None = None, replicas: int = 1) -> list[infra.Server]:
+    """Start everything (`replicas` processes per role of each service); returns the
+    infrastructure servers this call started (to stop them later)."""
+    if not 1 <= replicas <= MAX_REPLICAS:
+        sys.exit(f"replicas: 1 to {MAX_REPLICAS}")
     started = time.monotonic()
     infra_profile = "dev" if profile == "dev" else "test"
     ours = infra_to_start(profile)
@@ -177,7 +206,12 @@ def up(profile: str, extra_env: dict[str, str] | None = None) -> list[infra.Serv
         server.start()
     (infra.servers(infra_profile)[0].state / "endpoints.json").write_text(
         __import__("json").dumps(infra.endpoints(infra_profile), indent=2))
-    procs = processes(profile, extra_env)
+    replicas_file(profile).parent.mkdir(parents=True, exist_ok=True)
+    replicas_file(profile).write_text(str(replicas))
+    running = any(isinstance(p, ServiceProcess) and p.pid() for p in processes(profile, extra_env, replicas))
+    if profile != "dev" and not running:
+        group_suffix_file(profile).write_text(f"-e2e{int(time.time())}")  # a fresh run: fresh groups
+    procs = processes(profile, extra_env, replicas)
     auth_api = procs[0]  # the others fetch its JWKS at their first request, so start it first
     first = auth_api.spawn()
     if first is not None:
@@ -192,7 +226,7 @@ def up(profile: str, extra_env: dict[str, str] | None = None) -> list[infra.Serv
 
 
 def down(profile: str) -> None:
-    for proc in reversed(processes(profile)):
+    for proc in reversed(processes(profile, replicas=MAX_REPLICAS)):  # whatever the last `up` ran
         proc.stop()
 
 
@@ -218,6 +252,8 @@ def main() -> None:
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
     parser.add_argument("--no-seed", action="store_true", help="skip the demo data")
+    parser.add_argument("--replicas", type=int, default=int(os.environ.get("REPLICAS") or 1),
+                        help=f"processes per role of each service (1-{MAX_REPLICAS})")
     parser.add_argument("--detach", action="store_true", help="return once healthy; stop with `down`")
     args = parser.parse_args()
     if args.action == "down":
@@ -240,7 +276,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     started_infra = infra_to_start(args.profile)
     try:
-        up(args.profile)
+        up(args.profile, replicas=args.replicas)
         if not args.no_seed:
             import seed  # sibling script; needs the project's environment (httpx)
 

@@ -53,8 +53,8 @@ def echo_server(service: str) -> ThreadingHTTPServer:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     echoes = {name: echo_server(name) for name in SERVICES if name != "billing"}
-    upstreams = {name: server.server_address[1] for name, server in echoes.items()}
-    upstreams["billing"] = free_port()  # nothing listens: the gateway must answer 502 JSON
+    upstreams = {name: [server.server_address[1]] for name, server in echoes.items()}
+    upstreams["billing"] = [free_port()]  # nothing listens: the gateway must answer 502 JSON
     gw = system.Gateway("gateway", free_port(), tmp_path_factory.mktemp("gw"), upstreams=upstreams,
                         rate="1000", auth_rate="60")
     proc = gw.spawn()
@@ -183,7 +183,7 @@ def test_stripe_webhook_body_reaches_billing_byte_for_byte(gateway: str, tmp_pat
     assert r.status_code == 502
     echo = echo_server("billing")
     gw = system.Gateway("gateway", free_port(), tmp_path_factory.mktemp("gw2"),
-                        upstreams={**{s: echo.server_address[1] for s in SERVICES}}, rate="1000", auth_rate="60")
+                        upstreams={s: [echo.server_address[1]] for s in SERVICES}, rate="1000", auth_rate="60")
     proc = gw.spawn()
     assert proc is not None
     gw.wait_healthy(proc)

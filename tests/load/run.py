@@ -169,7 +169,7 @@ def measure_floor(duration: int, connections: int, warmup: int) -> dict[str, Any
     state = Path(infra.ROOT / ".run" / "floor")
     with service_process("floor_app", "", port, {}, argv=[sys.executable, str(HERE / "floor_app.py"),
                                                            "--port", str(port)]):
-        gw = system.Gateway("gateway", free_port(), state, upstreams=dict.fromkeys(system.SERVICES, port),
+        gw = system.Gateway("gateway", free_port(), state, upstreams={s: [port] for s in system.SERVICES},
                             rate="1000000", auth_rate="1000000")
         proc = gw.spawn()
         assert proc is not None
