@@ -392,16 +392,21 @@ def main() -> None:
             missing = kit.check_schema(points[size])
             assert not missing, missing
             log(f"{size}: done in {points[size]['point_s']} s")
+            save(r, args, points, begun)  # after every point: a long run stopped early keeps what it measured
     finally:
         system.down("test")
+    print_table(points, save(r, args, points, begun))
+    log(f"total {r.timings['total_s']} s")
+
+
+def save(r: Run, args: argparse.Namespace, points: dict[str, dict[str, Any]], begun: float) -> dict[str, Any]:
     verdict = targets(points)
     r.timings["total_s"] = round(time.monotonic() - begun, 1)
-    print_table(points, verdict)
     write_results("scale", {"catalogues": points, "targets": verdict,
                             "run": {**vars(args), **r.timings,
                                     "videos_per_request": kit.VIDEOS_PER_REQUEST,
                                     "lines_per_video": kit.LINES_PER_VIDEO}})
-    log(f"total {r.timings['total_s']} s")
+    return verdict
 
 
 if __name__ == "__main__":
