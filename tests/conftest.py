@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from otlp_receiver import OtlpReceiver
 from pymongo import MongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
@@ -31,6 +32,7 @@ class WholeSystem:
     webhook_secret: str
     admin_email: str
     env: dict[str, str]  # the settings the run gave every process
+    traces: OtlpReceiver | None = None  # every span the processes exported
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +44,7 @@ def whole_system() -> Iterator[WholeSystem]:
     for name in system.SERVICES:  # a clean slate for this run's services
         mongo.drop_database(f"e2e{name}")
     mongo.close()
+    traces = OtlpReceiver().start()
     run = WholeSystem(gateway="", service_urls={}, supabase_issuer="https://e2e.supabase.test/auth/v1",
                       supabase_secret=secrets.token_urlsafe(32), webhook_secret="whsec_" + secrets.token_hex(16),
                       admin_email="admin@e2e.test", env={})
@@ -51,8 +54,11 @@ def whole_system() -> Iterator[WholeSystem]:
         "DS_AUTH_ADMIN_EMAILS": f'["{run.admin_email}", "{seed.ADMIN_EMAIL}"]',
         "DS_BILLING_STRIPE_WEBHOOK_SECRET": run.webhook_secret,
         "DS_LOG_LEVEL": "WARNING",
+        "DS_BILLING_LOG_LEVEL": "INFO",  # billing's grants are logged (the tracing test reads them)
         # A short grace after a refresh, so a test can present an old refresh token past it quickly.
         "DS_AUTH_REFRESH_GRACE_S": "1",
+        # Every request traced, spans exported within a fraction of a second.
+        "DS_OTEL_ENDPOINT": traces.endpoint, "DS_TRACE_SAMPLE_RATIO": "1", "OTEL_BSP_SCHEDULE_DELAY": "200",
     }
     system.up("test", env, replicas=REPLICAS)
     procs = system.processes("test")
@@ -61,5 +67,6 @@ def whole_system() -> Iterator[WholeSystem]:
         if isinstance(p, system.ServiceProcess) and p.role == "api":
             apis.setdefault(p.service, f"http://127.0.0.1:{p.port}")
     yield WholeSystem(**{**run.__dict__, "gateway": f"http://127.0.0.1:{procs[-1].port}/dictation-studio",
-                         "service_urls": apis, "env": env})
+                         "service_urls": apis, "env": env, "traces": traces})
     system.down("test")
+    traces.stop()

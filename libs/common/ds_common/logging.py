@@ -1,4 +1,5 @@
-"""Structured JSON logs, one object per line, carrying the request id and trace ids in scope."""
+"""Structured JSON logs, one object per line, carrying the request id and the current span's
+trace and span ids (ds_common.tracing)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 
 import orjson
 
+from ds_common.tracing import log_ids
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -31,8 +33,7 @@ class JsonFormatter(logging.Formatter):
         }
         if (rid := request_id_var.get()) is not None:
             entry["request_id"] = rid
-        if (tid := trace_id_var.get()) is not None:
-            entry["trace_id"] = tid
+        entry.update(log_ids())
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

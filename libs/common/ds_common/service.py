@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
 from fastapi import FastAPI
@@ -30,6 +31,7 @@ from ds_common.mongo import IndexSpec
 from ds_common.redis import KeySpace
 from ds_common.runtime import Stores, Worker, background, open_stores, serve
 from ds_common.settings import ServiceSettings
+from ds_common.tracing import ROLE_ENV
 from ds_common.web import Check, create_app
 
 ROLE_PORT_OFFSET = {"api": 0, "relay": 10, "consumer": 20}
@@ -131,6 +133,7 @@ def run(argv: Sequence[str] | None, *, service: str, base_port: int,
     factory = apps[args.role]
     port = args.port if args.port is not None else base_port + ROLE_PORT_OFFSET.get(args.role, 30)
     name = f"{service}-{args.role}"
+    os.environ[ROLE_ENV] = args.role  # names the process in its traces (workers inherit it)
     if args.role == "api" and args.workers > 1:
         serve(f"{factory.__module__}:{factory.__name__}", host=args.host, port=port, service=name,
               workers=args.workers)

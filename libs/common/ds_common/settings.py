@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Literal
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -61,6 +61,10 @@ class ServiceSettings(BaseSettings):
     # group starting at "latest", so they do not replay the shared test topics' history.
     consumer_start: Literal["earliest", "latest"] = "earliest"
     consumer_group_suffix: str = ""
+
+    # Traces (ds_common.tracing): an OTLP/HTTP receiver, e.g. http://jaeger:4318; empty: off.
+    otel_endpoint: str = ""
+    trace_sample_ratio: float = Field(default=0.1, ge=0.0, le=1.0)  # of new traces; callers' decisions are kept
 
     @classmethod
     def settings_customise_sources(

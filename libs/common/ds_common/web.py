@@ -1,6 +1,6 @@
 """The web scaffolding every service shares.
 
-`create_app` returns a FastAPI app with the error model, request ids and trace ids, Prometheus
+`create_app` returns a FastAPI app with the error model, request ids, traces (ds_common.tracing), Prometheus
 request metrics, CORS from an allow-list, and the probes: `/livez` (the process answers),
 `/readyz` (its stores answer; Kafka is reported too) and `/metrics`. The middlewares are plain
 ASGI, not `BaseHTTPMiddleware`, because they sit on every request of the hot paths.
@@ -32,8 +32,9 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ds_common.errors import AppError, BadRequest, DomainError, install_error_handlers
 from ds_common.ids import is_youtube_id
-from ds_common.logging import configure_logging, request_id_var, trace_id_var
+from ds_common.logging import configure_logging, request_id_var
 from ds_common.settings import ServiceSettings
+from ds_common.tracing import instrument_app, setup_tracing
 
 REQUEST_SECONDS = Histogram(
     "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route", "status"],
@@ -43,7 +44,6 @@ REQUESTS_IN_ERROR = Counter("http_server_errors_total", "Responses with status >
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 
 ReadyCheck = Callable[[], Awaitable[Any]]
 
@@ -55,7 +55,7 @@ class Check:
 
 
 class RequestContextMiddleware:
-    """Request id (accepted from `X-Request-ID` or generated) and W3C trace id, in logs and reply."""
+    """Request id (accepted from `X-Request-ID` or generated), in logs and reply."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -67,9 +67,7 @@ class RequestContextMiddleware:
         headers = dict(scope["headers"])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        match = _TRACEPARENT.match(headers.get(b"traceparent", b"").decode("latin-1"))
-        trace_id = match.group(1) if match else uuid.uuid4().hex
-        rid_token, tid_token = request_id_var.set(request_id), trace_id_var.set(trace_id)
+        rid_token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
@@ -81,7 +79,6 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(rid_token)
-            trace_id_var.reset(tid_token)
 
 
 class MetricsMiddleware:
@@ -243,6 +240,7 @@ def create_app(
     """`errors`: the service's domain errors and the status each answers with."""
     if not logging.getLogger().handlers:  # an API worker process spawned by uvicorn
         configure_logging(settings.service_name, settings.log_level)
+    setup_tracing(settings.service_name, endpoint=settings.otel_endpoint, sample_ratio=settings.trace_sample_ratio)
     docs = settings.environment != "production"  # legacy W26: no public Swagger in production
     app = FastAPI(
         title=title, lifespan=_settling_heap(lifespan or noop_lifespan),
@@ -265,6 +263,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     if settings.trusted_proxies:  # outermost: everything inside sees the client's address
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
+    instrument_app(app)  # outermost: the server span covers the whole request
     return app
 
 

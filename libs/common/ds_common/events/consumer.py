@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
@@ -32,6 +33,7 @@ from pymongo.errors import DuplicateKeyError
 from ds_common.events.envelope import Envelope, EventData
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.mongo import Document
+from ds_common.tracing import context_of, span_in, tracer
 
 logger = logging.getLogger("ds.events.consumer")
 
@@ -184,7 +186,7 @@ class ConsumerRunner:
             events = [Delivery(_parse(record), record.partition, record.offset) for record in records]
             if any(d.event.type != records[0].topic for d in events):
                 return False
-            await handler.handle(events)
+            await self._traced_batch(handler, events, records)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -194,7 +196,29 @@ class ConsumerRunner:
         HANDLED.labels(self.group, records[0].topic).inc(len(events))
         return True
 
+    @staticmethod
+    async def _traced_batch(handler: Batched, events: list[Delivery],
+                            records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """One span for the batch (its store writes nest under it, linked to every record's
+        trace) and one `process` span in each record's own trace, covering the batch."""
+        topic = records[0].topic
+        contexts = [context_of(None, record.headers) for record in records]
+        spans = [tracer.start_span(f"{topic} process", context=c, kind=SpanKind.CONSUMER,
+                                   attributes=_messaging(record)) for c, record in zip(contexts, records, strict=True)]
+        try:
+            with span_in(f"{topic} process batch", None, kind=SpanKind.CONSUMER, links=contexts,
+                         attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(records)}):
+                await handler.handle(events)
+        finally:
+            for span in spans:
+                span.end()
+
     async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        with span_in(f"{record.topic} process", context_of(None, record.headers), kind=SpanKind.CONSUMER,
+                     attributes=_messaging(record)):
+            await self._handle_record_with_retries(record)
+
+    async def _handle_record_with_retries(self, record: ConsumerRecord[bytes, bytes]) -> None:
         attempt = 0
         while True:
             attempt += 1
@@ -233,6 +257,11 @@ class ConsumerRunner:
         DEAD_LETTERED.labels(self.group, record.topic).inc()
         logger.error("event parked in %s after %d attempts: %s", topic, attempts, exc,
                      extra={"offset": record.offset})
+
+
+def _messaging(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
+    return {"messaging.system": "kafka", "messaging.destination.name": record.topic,
+            "messaging.destination.partition.id": str(record.partition), "messaging.kafka.offset": record.offset}
 
 
 def _parse(record: ConsumerRecord[bytes, bytes]) -> Envelope:

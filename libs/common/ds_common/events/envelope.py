@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from ds_common.logging import request_id_var, trace_id_var
+from ds_common.logging import request_id_var
+from ds_common.tracing import current_traceparent
 
 
 class EventData(BaseModel):
@@ -59,8 +60,7 @@ class Envelope(BaseModel):
             headers.append(("correlation_id", self.correlation_id))
         if self.causation_id:
             headers.append(("causation_id", self.causation_id))
-        if self.traceparent:
-            headers.append(("traceparent", self.traceparent))
+        # no traceparent: the publish span's context goes in (ds_common.tracing)
         return [(k, v.encode()) for k, v in headers]
 
 
@@ -72,9 +72,8 @@ def new_event(
     occurred_at: datetime | None = None,
     causation: Envelope | None = None,
 ) -> Envelope:
-    """A new envelope; the producer is the contract's, correlation and trace ids come from the
-    causing event or the request."""
-    trace_id = trace_id_var.get()
+    """A new envelope; the producer is the contract's; the correlation id comes from the causing
+    event or the request, the trace context from the current span (or the causing event)."""
     return Envelope(
         type=data.event_type,
         version=data.event_version,
@@ -84,7 +83,6 @@ def new_event(
         sequence=sequence,
         correlation_id=(causation.correlation_id if causation else None) or request_id_var.get(),
         causation_id=causation.id if causation else None,
-        traceparent=(causation.traceparent if causation else None)
-        or (f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01" if trace_id else None),
+        traceparent=current_traceparent() or (causation.traceparent if causation else None),
         data=data.model_dump(mode="json"),
     )

@@ -126,6 +126,7 @@ class Fulfilment:
         except (KeyError, ValueError) as exc:
             raise PoisonMessage(f"unreadable fact in {data.stripe_event_id}: {exc}") from exc
         outcome = await self._apply(fact, data.stripe_event_id, data.created, envelope)
+        logger.info("Stripe %s event %s: %s", data.stripe_type, data.stripe_event_id, outcome)
         await self.records.record_fulfilled(data.stripe_event_id, type=data.stripe_type, created=data.created,
                                             received_at=envelope.occurred_at, processed_at=self.clock.now(),
                                             fact=data.fact, outcome=outcome)
