@@ -24,6 +24,7 @@ SERVICES = ["auth", "catalog", "transcripts", "progress", "billing"]
 IMAGE = "dictation-studio/backend"
 PORT = 8000
 KAFKA_CLUSTER = "dictation-studio"
+JAEGER_IMAGE = "jaegertracing/jaeger:2.12.0"  # Jaeger v2 of the same release as the v1.75.0 `make dev` builds
 TOPIC_PARTITIONS = 6
 # Workers: relays run as a pair, one active by lease (ds_common.lease: the standby takes over within
 # seconds when the active one dies; a rolling update is safe); consumers scale up to the partition count.
@@ -157,6 +158,34 @@ def api_network_policy() -> dict[str, Any]:
     }
 
 
+def tracing_manifests() -> list[dict[str, Any]]:
+    """Jaeger (its all-in-one default: OTLP in, traces in memory, UI on 16686) where every process
+    sends its spans (DS_OTEL_ENDPOINT). Enough to look at traces; a production cluster points
+    DS_OTEL_ENDPOINT at its own OpenTelemetry collector instead (an overlay patch)."""
+    container = {
+        "name": "jaeger", "image": JAEGER_IMAGE,
+        "ports": [{"name": "otlp-http", "containerPort": 4318}, {"name": "ui", "containerPort": 16686},
+                  {"name": "health", "containerPort": 13133}],
+        "readinessProbe": {"httpGet": {"path": "/status", "port": "health"}, "periodSeconds": 10},
+        "livenessProbe": {"httpGet": {"path": "/status", "port": "health"}, "periodSeconds": 20},
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]}},
+    }
+    deploy = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "jaeger", "labels": labels("jaeger", "tracing")},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": "jaeger"}},
+                 "template": {"metadata": {"labels": labels("jaeger", "tracing")},
+                              "spec": {"containers": [container]}}},
+    }
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "jaeger", "labels": labels("jaeger", "tracing")},
+           "spec": {"selector": {"app.kubernetes.io/name": "jaeger"},
+                    "ports": [{"name": "otlp-http", "port": 4318, "targetPort": "otlp-http"},
+                              {"name": "ui", "port": 16686, "targetPort": "ui"}]}}
+    return [deploy, svc]
+
+
 def topic_manifests() -> list[dict[str, Any]]:
     assert contracts.__name__  # imported for its registrations
     topics = sorted({c.topic for c in REGISTRY})
@@ -171,6 +200,7 @@ def files() -> dict[str, str]:
     out = {f"{name}.yaml": dump(service_manifests(name)) for name in SERVICES}
     out["gateway.yaml"] = dump(gateway_manifests())
     out["kafka-topics.yaml"] = dump(topic_manifests())
+    out["tracing.yaml"] = dump(tracing_manifests())
     return out
 
 

@@ -7,8 +7,9 @@
     infra.py env    [--profile dev|test]   the endpoints as shell exports
 
 Servers: Apache Kafka (KRaft, jars from Maven Central), FerretDB 1.24 (SQLite backend, built
-through the Go module proxy), Redis (Debian package), stripe-mock (Go module proxy) and the local
-ZPay stand-in (zpay_server.py, beside this script).
+through the Go module proxy), Redis (Debian package), stripe-mock (Go module proxy), the local
+ZPay stand-in (zpay_server.py, beside this script) and, in the dev profile, Jaeger (the trace
+viewer, built through the Go module proxy).
 Downloads and builds are cached in $DS_CACHE_DIR (default ~/.cache/dictation-studio), so a
 second `up` only starts processes. State, logs and pid files live in .run/<profile>/.
 Every port can be overridden with DS_<NAME>_PORT (e.g. DS_KAFKA_PORT=19092).
@@ -44,10 +45,12 @@ KAFKA_VERSION = "3.9.1"
 FERRETDB_VERSION = "v1.24.2"
 STRIPE_MOCK_VERSION = "v0.197.0"
 COMPOSE_VERSION = "v5.6.0"
+JAEGER_VERSION = "v1.75.0"  # deploy/local/jaeger/go.mod pins the same
 
 # Two port sets, so the test stack runs beside a `make dev` stack.
 PROFILE_PORTS = {
-    "dev": {"kafka": 9092, "kafka_controller": 9093, "mongo": 27017, "redis": 6379, "stripe": 12111, "zpay": 12131},
+    "dev": {"kafka": 9092, "kafka_controller": 9093, "mongo": 27017, "redis": 6379, "stripe": 12111, "zpay": 12131,
+            "jaeger": 16686, "otlp": 4318},
     "test": {"kafka": 29092, "kafka_controller": 29093, "mongo": 27027, "redis": 6389, "stripe": 12121,
              "zpay": 12141},
 }
@@ -417,6 +420,40 @@ class StripeMock(Server):
             return False
 
 
+class Jaeger(Server):
+    """The trace viewer of `make dev`: Jaeger v2 with in-memory storage, receiving OTLP/HTTP on
+    `otlp_port`, its UI and query API on `port`. Built once from the Go module proxy (jaeger/go.mod).
+    The proxy serves Jaeger's Go code but not its web UI's built assets (a separate JavaScript
+    project), so this build's page at `port` is Jaeger's placeholder; the query API it serves is
+    complete, and `deploy/local/traces.py` prints a trace from it as a tree."""
+
+    def __init__(self, port: int, otlp_port: int, state: Path) -> None:
+        super().__init__("jaeger", port, state)
+        self.otlp_port = otlp_port
+        self.sources = HERE / "jaeger"
+        self.binary = CACHE / "bin" / f"jaeger-{JAEGER_VERSION}"
+
+    def install(self) -> None:
+        go_build(self.binary, ["go", "build", "-trimpath", "-o", str(self.binary),
+                               "github.com/jaegertracing/jaeger/cmd/jaeger"], cwd=self.sources)
+
+    def ports(self) -> list[int]:
+        return [self.port, self.otlp_port, self.port + 1, self.port + 2]
+
+    def prepare(self) -> None:
+        config = (self.sources / "config.yaml").read_text()
+        for name, port in {"UI_PORT": self.port, "QUERY_GRPC_PORT": self.port + 1, "HEALTH_PORT": self.port + 2,
+                           "OTLP_PORT": self.otlp_port}.items():
+            config = config.replace(f"${{{name}}}", str(port))
+        (self.state / "jaeger.yaml").write_text(config)
+
+    def command(self) -> list[str]:
+        return [str(self.binary), "--config", str((self.state / "jaeger.yaml").resolve())]
+
+    def healthy(self) -> bool:
+        return port_open(self.otlp_port) and port_open(self.port)
+
+
 class ZPayStandIn(Server):
     """The local ZPay stand-in: the epay protocol billing speaks, with the merchant id and key that
     billing uses outside production by default."""
@@ -445,6 +482,7 @@ def servers(profile: str) -> list[Server]:
         StripeMock(ports["stripe"], state),
         ZPayStandIn(ports["zpay"], state),
         Kafka(ports["kafka"], ports["kafka_controller"], state),
+        *([Jaeger(ports["jaeger"], ports["otlp"], state)] if "jaeger" in ports else []),
     ]
 
 
@@ -456,6 +494,8 @@ def endpoints(profile: str) -> dict[str, str]:
         "DS_KAFKA_BOOTSTRAP": f"127.0.0.1:{by_name['kafka'].port}",
         "DS_STRIPE_API_BASE": f"http://127.0.0.1:{by_name['stripe'].port}",
         "DS_ZPAY_BASE_URL": f"http://127.0.0.1:{by_name['zpay'].port}",
+        **({"DS_OTEL_ENDPOINT": f"http://127.0.0.1:{by_name['jaeger'].otlp_port}"}  # type: ignore[attr-defined]
+           if "jaeger" in by_name else {}),
     }
 
 

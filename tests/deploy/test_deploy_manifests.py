@@ -124,7 +124,7 @@ def test_every_manifest_is_valid_against_the_kubernetes_schemas(overlay: list[di
 
 def test_every_process_has_probes_resources_and_secret_references(overlay: list[dict[str, Any]]) -> None:
     deployments = {d["metadata"]["name"]: d for d in overlay if d["kind"] == "Deployment"}
-    assert {f"{s}-{r}" for s in SERVICES for r in ROLES} | {"gateway"} == set(deployments)
+    assert {f"{s}-{r}" for s in SERVICES for r in ROLES} | {"gateway", "jaeger"} == set(deployments)
     for name, deployment in deployments.items():
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             assert container["readinessProbe"] and container["livenessProbe"], name
