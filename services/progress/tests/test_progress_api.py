@@ -304,6 +304,21 @@ async def test_practice_starts_no_earlier_than_the_account(client, issuer, clock
     assert early.json()["totalDuration"] == 15
 
 
+async def test_a_refused_save_takes_no_practice_time(client, issuer, clock, settings) -> None:
+    """A save refused (a video the catalog does not know) credits nothing, so the learner's next
+    accepted save still gets the seconds that passed."""
+    await catalogued(settings, "c", "v")
+    learner = unique("u")
+    await signed_up(settings, learner, clock.now() - timedelta(hours=1))
+    clock.advance(timedelta(seconds=30))
+    refused = await client.post("/user/progress", json=save_body("c", "made-up", duration=30),
+                                headers=issuer.headers(learner))
+    assert refused.status_code == 404
+    accepted = await client.post("/user/progress", json=save_body("c", "v", duration=30),
+                                 headers=issuer.headers(learner))
+    assert accepted.status_code == 200 and accepted.json()["totalDuration"] == 30
+
+
 async def test_missed_words_grouped_deduplicated_deleted(client, issuer) -> None:
     h = issuer.headers(unique("u"))
     added = await client.post("/user/missed-words", json={"words": ["apple", "苹果", "りんご", "사과", "яблоко",

@@ -58,14 +58,14 @@ class Progress:
         """Autosave: the save stored (journal), its practice credited (W20), its video registered;
         `hints`: the display names the client sent (channel_name, video_title, video_link)."""
         claimed, now = checked_duration(duration), self.clock.now()
-        # The reads at once: the catalog's word on the video (usually this process's copy), the
+        # The reads at once: the catalog's word on the video (usually this process's copy) and the
         # learner's ledger (a save registers its video: the front end's sidebar switch never calls
-        # register_dictation) and the practice credit.
-        video, learner, seconds = await asyncio.gather(
-            self.catalog.video(channel_id, video_id), self.quota.ledgers.learner(user.user_id),
-            self._credit(user.user_id, claimed, now))
+        # register_dictation). Practice is credited only to a save that is accepted.
+        video, learner = await asyncio.gather(self.catalog.video(channel_id, video_id),
+                                              self.quota.ledgers.learner(user.user_id))
         self._practicable(user, video)
         await self.quota.start(user, learner, channel_id, video_id, now)
+        seconds = await self._credit(user.user_id, claimed, now)
         key = progress_key(user.user_id, channel_id, video_id)
         save = {"k": key, "u": user.user_id, "c": channel_id, "v": video_id, "in": inputs, "t": current_time,
                 "p": round(completion, 2), "at": to_ms(now), "h": hints}
