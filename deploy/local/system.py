@@ -18,6 +18,7 @@ Logs: .run/<profile>/logs/<process>.log. Ports: DS_GATEWAY_PORT, DS_SERVICES_BAS
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -123,6 +124,10 @@ class Gateway(infra.Server):
         return http_ok(f"http://127.0.0.1:{self.port}/healthz")
 
 
+def extra_env_file(profile: str) -> Path:
+    return Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile)) / "extra-env.json"
+
+
 def group_suffix_file(profile: str) -> Path:
     return Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile)) / "consumer-group-suffix"
 
@@ -136,6 +141,8 @@ def service_env(profile: str, base: int) -> dict[str, str]:
         "DS_TRUSTED_PROXIES": f'["{GATEWAY_SOURCE_ADDRESS}"]',
         "PYTHONUNBUFFERED": "1",
     }
+    if profile == "dev":
+        env["DS_TRACE_SAMPLE_RATIO"] = "1"  # a developer wants to see every request's trace
     if profile == "test":  # end-to-end runs get their own databases beside the other tests'
         env.update({f"DS_{s.upper()}_MONGO_DB": f"e2e{s}" for s in SERVICES})
         # ...and fresh consumer groups that start at the end of the shared test topics, instead of
@@ -153,8 +160,11 @@ def replicas_file(profile: str) -> Path:
 
 
 def processes(profile: str, extra_env: dict[str, str] | None = None, replicas: int | None = None) -> list[infra.Server]:
-    """Every process of the profile; `extra_env` overrides settings (e.g. secrets of a test run);
+    """Every process of the profile; `extra_env` overrides settings (e.g. secrets of a test run;
+    default: what the profile's last `up` was given, so a process started again gets them too);
     `replicas` per role (default: what the profile's last `up` used)."""
+    if extra_env is None and extra_env_file(profile).exists():
+        extra_env = json.loads(extra_env_file(profile).read_text())
     if replicas is None:
         stored = replicas_file(profile)
         replicas = int(stored.read_text()) if stored.exists() else 1
@@ -205,9 +215,12 @@ def up(profile: str, extra_env: dict[str, str] | None = None, replicas: int = 1)
     for server in infra.servers(infra_profile):
         server.start()
     (infra.servers(infra_profile)[0].state / "endpoints.json").write_text(
-        __import__("json").dumps(infra.endpoints(infra_profile), indent=2))
+        json.dumps(infra.endpoints(infra_profile), indent=2))
     replicas_file(profile).parent.mkdir(parents=True, exist_ok=True)
     replicas_file(profile).write_text(str(replicas))
+    extra_env_file(profile).unlink(missing_ok=True)
+    extra_env_file(profile).touch(mode=0o600)  # it may hold a test run's secrets
+    extra_env_file(profile).write_text(json.dumps(extra_env or {}))
     running = any(isinstance(p, ServiceProcess) and p.pid() for p in processes(profile, extra_env, replicas))
     if profile != "dev" and not running:
         group_suffix_file(profile).write_text(f"-e2e{int(time.time())}")  # a fresh run: fresh groups
@@ -244,6 +257,10 @@ def print_urls(profile: str) -> None:
         assert isinstance(proc, ServiceProcess)
         extra = "/docs (OpenAPI)  " if proc.role == "api" else ""
         print(f"  {proc.name:<22} http://127.0.0.1:{proc.port}{extra and '  ' + extra}/metrics /readyz")
+    jaeger = next((s for s in infra.servers(profile) if s.name == "jaeger"), None)
+    if jaeger is not None:
+        print(f"  Traces (Jaeger; every request sampled): http://localhost:{jaeger.port}/api/traces/<trace id>"
+              f"   as a tree: python deploy/local/traces.py <trace id>  (the id is in every log line)")
     print(f"  Logs: {procs[0].state / 'logs'}   Status: make dev-status   Stop: Ctrl-C or make dev-down\n")
 
 

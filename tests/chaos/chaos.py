@@ -6,7 +6,7 @@ all of its inputs so far and one second of practice claimed after waiting at lea
 each answered save is credited exactly what it claims, W20), reading the progress back now and then.
 A purchase (a signed Stripe webhook) and a code redemption happen once, before the faults.
 
-Faults (`FAULTS`): SIGKILL of one replica of each service's API, consumer and relay (then started
+Faults (`all_faults`): SIGKILL of one replica of each service's API, consumer and relay (then started
 again), Kafka killed and restarted, Redis restarted empty, the store killed and restarted.
 
 After each fault, the load paused (`check`): every save answered 200 is what a restore returns; practice totals
@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import signal
 import sys
 import time
@@ -416,6 +417,7 @@ async def run(gateway: str, *, webhook_secret: str, admin_token: str, faults: li
     try:
         await asyncio.sleep(warmup_s)
         for fault in faults:
+            await asyncio.sleep(random.uniform(0, 1.5))  # a random moment of the learners' steps
             before = Counter(load.tally.statuses)
             started = time.monotonic()
             await asyncio.to_thread(fault.inject)
