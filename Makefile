@@ -55,6 +55,9 @@ bench-load: install infra-test ## the whole system under load through the gatewa
 bench-scale: install infra-test ## the system at the demo, 2,000 and 20,000 videos with 1,000 learners (tens of minutes) → bench/results/scale.json
 	@$(UV) run python tests/load/scale.py
 
+bench-tracing: install infra-test ## journey endpoints with tracing off, then sampling 0 %, 10 %, 100 % → bench/results/load-tracing.json
+	@$(UV) run python tests/load/tracing.py
+
 bench-%: install infra-test ## run one service's benchmark, e.g. `make bench-auth`
 	@$(UV) run python services/$*/bench/run.py
 
@@ -62,4 +65,4 @@ schemas: install ## regenerate the event JSON Schemas and the AsyncAPI document
 	@$(UV) run ds-events schemas libs/common/schemas
 
 
-.PHONY: help install dev-status dev-down infra infra-down infra-status infra-test infra-test-down dev test check schemas bench bench-scale chaos
+.PHONY: help install dev-status dev-down infra infra-down infra-status infra-test infra-test-down dev test check schemas bench bench-scale bench-tracing chaos
