@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from ds_common.testing.bench import RESULTS_DIR, write_results
+from ds_common.testing.bench import write_results
 from pymongo import MongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -357,36 +357,23 @@ def main() -> None:
     parser.add_argument("--sample-every", type=int, default=10, help="readable lag of every Nth upload request")
     parser.add_argument("--settle-limit", type=float, default=120,
                         help="longest wait for a quiet machine before the idle window (s)")
-    parser.add_argument("--resume", metavar="SIZE",
-                        help="measure only this point on the generated catalogue a previous run left in the e2e "
-                             "databases (no upload, so no upload figures), added to bench/results/scale.json")
     parser.add_argument("--quick", action="store_true", help="smoke run: demo,80; 20 learners; idle 10 s; 3 s each")
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.learners, args.idle_seconds, args.duration = "demo,80", 20, 10, 3
         args.sample_every, args.settle_limit = 1, 30
-    sizes = parse_sizes(args.resume or args.sizes)
+    sizes = parse_sizes(args.sizes)
 
     begun = time.monotonic()
     mongo = MongoClient(infra.endpoints("test")["DS_MONGO_URL"])
     system.down("test")
-    tag = None
-    if args.resume:  # the catalogue a previous run generated: its tag is in its channels' ids
-        found = mongo["e2ecatalog"]["channels"].find_one({"_id": {"$regex": "^scale-"}}, {"_id": 1})
-        assert found is not None, "--resume: no generated catalogue in the e2e databases"
-        tag = found["_id"].split("-")[1]
-    else:
-        for name in system.SERVICES:
-            mongo.drop_database(f"e2e{name}")
+    for name in system.SERVICES:
+        mongo.drop_database(f"e2e{name}")
     mongo.close()
     system.up("test", run.UNTHROTTLED)
     gateway = f"http://127.0.0.1:{system.processes('test')[-1].port}"
     r = Run(base=f"{gateway}/dictation-studio", gateway=gateway, env=system.operator_env("test"), args=args)
     points: dict[str, dict[str, Any]] = {}
-    if tag is not None:
-        videos = int(sizes[-1])
-        r.catalogue = kit.Catalogue(tag, channels=math.ceil(videos / kit.VIDEOS_PER_CHANNEL), videos=videos)
-        points = previous_points()
     try:
         seed.main(r.base, r.env)
         asyncio.run(create_learners(r, args.learners))
@@ -395,9 +382,6 @@ def main() -> None:
             upload = None
             if size == DEMO:
                 scenario, pool = (run.CHANNEL, run.VIDEO), demo_videos()
-            elif args.resume:
-                log(f"{size}: measuring the catalogue a previous run loaded (its upload figures are not repeated)")
-                scenario, pool = r.catalogue.video(0), [r.catalogue.video(i) for i in range(r.catalogue.videos)]
             else:
                 log(f"{size}: loading the catalogue up to {size} generated videos")
                 upload = asyncio.run(grow(r, int(size)))
@@ -413,12 +397,6 @@ def main() -> None:
         system.down("test")
     print_table(points, save(r, args, points, begun))
     log(f"total {r.timings['total_s']} s")
-
-
-def previous_points() -> dict[str, dict[str, Any]]:
-    """The points of the last results file (a resumed run adds its point to them)."""
-    path = RESULTS_DIR / "scale.json"
-    return dict(json.loads(path.read_text())["results"]["catalogues"]) if path.exists() else {}
 
 
 def save(r: Run, args: argparse.Namespace, points: dict[str, dict[str, Any]], begun: float) -> dict[str, Any]:
