@@ -472,9 +472,14 @@ class ZPayStandIn(Server):
             return False
 
 
+def state_dir(profile: str) -> Path:
+    """Where a profile keeps its state, logs and pid files."""
+    return Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile))
+
+
 def servers(profile: str) -> list[Server]:
     ports = {k: int(os.environ.get(f"DS_{k.upper()}_PORT", v)) for k, v in PROFILE_PORTS[profile].items()}
-    state = Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile))
+    state = state_dir(profile)
     state.mkdir(parents=True, exist_ok=True)
     return [
         Redis(ports["redis"], state),

@@ -125,11 +125,11 @@ class Gateway(infra.Server):
 
 
 def extra_env_file(profile: str) -> Path:
-    return Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile)) / "extra-env.json"
+    return infra.state_dir(profile) / "extra-env.json"
 
 
 def group_suffix_file(profile: str) -> Path:
-    return Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile)) / "consumer-group-suffix"
+    return infra.state_dir(profile) / "consumer-group-suffix"
 
 
 def service_env(profile: str, base: int) -> dict[str, str]:
@@ -156,7 +156,7 @@ def service_env(profile: str, base: int) -> dict[str, str]:
 
 
 def replicas_file(profile: str) -> Path:
-    return Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile)) / "replicas"
+    return infra.state_dir(profile) / "replicas"
 
 
 def processes(profile: str, extra_env: dict[str, str] | None = None, replicas: int | None = None) -> list[infra.Server]:
@@ -170,7 +170,7 @@ def processes(profile: str, extra_env: dict[str, str] | None = None, replicas: i
         replicas = int(stored.read_text()) if stored.exists() else 1
     ports = PROFILES[profile]
     base = int(os.environ.get("DS_SERVICES_BASE_PORT", ports["services"]))
-    state = Path(os.environ.get("DS_STATE_DIR", ROOT / ".run" / profile))
+    state = infra.state_dir(profile)
     gateway_port = int(os.environ.get("DS_GATEWAY_PORT", ports["gateway"]))
     env = {**service_env(profile, base),
            # ZPay (the local stand-in) calls billing back through the gateway, as the real one would.

@@ -38,7 +38,6 @@ the names the client sent), which the compactor keeps with the same round's fold
 learner), plus the journal's pending saves: never the progress documents themselves.
 """
 
-
 from __future__ import annotations
 
 import asyncio
@@ -295,7 +294,7 @@ class ProgressReader:
             await self.db[progress_collection(user_id)].insert_one({
                 "_id": f"{user_id}:{channel_id}:{video_id}", "user_id": user_id, "channel_id": channel_id,
                 "video_id": video_id, "input": {}, "current_time": now_ms, "completion": 0})
-        entry = f"v.{channel_id}:{video_id}"
+        entry = f"v.{listing_key(channel_id, video_id)}"
         with contextlib.suppress(DuplicateKeyError):  # listed already: keep what it says
             await self.db[LISTINGS].update_one({"_id": user_id, entry: {"$exists": False}}, {"$set": {
                 entry: {"channel_id": channel_id, "video_id": video_id, "completion": 0, "last_save_ms": 0,
