@@ -418,3 +418,27 @@ async def test_a_batch_stored_late_by_another_api_replica_never_takes_back_a_new
         pass
     stored = await mongo_db[progress_collection(user)].find_one({"_id": key})
     assert stored["input"] == expected and stored["completion"] == 60.0 and stored["js"] == newer["_id"]
+
+
+async def test_a_listing_read_while_its_save_is_compacted_still_shows_the_save(
+        settings, mongo_db, redis, publisher) -> None:
+    """A list view read races the compactor (nudged by the very save it should show): the round
+    writes the listing document and deletes the batch between the reader's two reads. The reader
+    must still see the save, and must not leave a copy without it in Redis."""
+    user = unique("u")
+    key = progress_key(user, "c", "v")
+    await mongo_db[JOURNAL].insert_one(batch_document(
+        [{"k": key, "u": user, "c": "c", "v": "v", "in": {"0": "the park"}, "t": 1, "p": 20.0, "at": 1}], []))
+    reader = ProgressReader(mongo_db, DocumentCache(redis, unique("t"), "listing"))
+    await mongo_db["listings"].insert_one({"_id": user, "v": {}})  # the learner has a listing already
+    read_pending = reader._pending
+
+    async def compacted_in_between(query: dict[str, Any]) -> list:
+        while await Compactor(mongo_db, publisher).compact_once():
+            pass
+        return await read_pending(query)
+
+    reader._pending = compacted_in_between  # type: ignore[method-assign]
+    assert [(e["video_id"], e["completion"]) for e in await reader.listing(user)] == [("v", 20.0)]
+    reader._pending = read_pending  # type: ignore[method-assign]
+    assert [(e["video_id"], e["completion"]) for e in await reader.listing(user)] == [("v", 20.0)]  # the copy

@@ -320,15 +320,19 @@ class ProgressReader:
 
     async def _listing(self, user_id: str) -> list[Document]:
         """The learner's listing document, with the journal's pending saves merged in."""
+        # The journal first (see _pending): the compactor writes the listing before it deletes the
+        # batch, so a batch gone by now is in the document read next. (Read the other way round, a
+        # round between the reads hid the save, and its Redis copy kept hiding it: compaction does
+        # not forget copies, which hold the same listing.)
+        pending = [(batch, save) for batch, save in await self._pending({"u": user_id}) if save["u"] == user_id]
         doc = await self.db[LISTINGS].find_one({"_id": user_id})
         if doc is None:  # a learner from before listings were kept: built once from the documents
             entries = {listing_key(s["channel_id"], s["video_id"]): listed(s) for s in await self.of_user(user_id)}
             await self.db[LISTINGS].update_one({"_id": user_id}, {"$setOnInsert": {"v": entries}}, upsert=True)
             return list(entries.values())
         entries = {key: {"typed": False, **entry} for key, entry in (doc.get("v") or {}).items()}
-        for batch, save in await self._pending({"u": user_id}):
-            if save["u"] == user_id:
-                merge_listed(entries, save, batch)
+        for batch, save in pending:
+            merge_listed(entries, save, batch)
         return list(entries.values())[:MAX_PER_LEARNER]
 
 
