@@ -424,8 +424,9 @@ class Jaeger(Server):
     """The trace viewer of `make dev`: Jaeger v2 with in-memory storage, receiving OTLP/HTTP on
     `otlp_port`, its UI and query API on `port`. Built once from the Go module proxy (jaeger/go.mod).
     The proxy serves Jaeger's Go code but not its web UI's built assets (a separate JavaScript
-    project), so this build's page at `port` is Jaeger's placeholder; the query API it serves is
-    complete, and `deploy/local/traces.py` prints a trace from it as a tree."""
+    project), so Jaeger serves our own viewer page instead (jaeger/ui/index.html: recent traces,
+    a trace by id, its spans as a timeline, from Jaeger's query API); `deploy/local/traces.py`
+    prints a trace as a tree in a terminal."""
 
     def __init__(self, port: int, otlp_port: int, state: Path) -> None:
         super().__init__("jaeger", port, state)
@@ -442,9 +443,9 @@ class Jaeger(Server):
 
     def prepare(self) -> None:
         config = (self.sources / "config.yaml").read_text()
-        for name, port in {"UI_PORT": self.port, "QUERY_GRPC_PORT": self.port + 1, "HEALTH_PORT": self.port + 2,
-                           "OTLP_PORT": self.otlp_port}.items():
-            config = config.replace(f"${{{name}}}", str(port))
+        for name, value in {"UI_PORT": self.port, "QUERY_GRPC_PORT": self.port + 1, "HEALTH_PORT": self.port + 2,
+                            "OTLP_PORT": self.otlp_port, "UI_ASSETS": (self.sources / "ui").resolve()}.items():
+            config = config.replace(f"${{{name}}}", str(value))
         (self.state / "jaeger.yaml").write_text(config)
 
     def command(self) -> list[str]:

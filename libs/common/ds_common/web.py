@@ -34,7 +34,7 @@ from ds_common.errors import AppError, BadRequest, DomainError, install_error_ha
 from ds_common.ids import is_youtube_id
 from ds_common.logging import configure_logging, request_id_var
 from ds_common.settings import ServiceSettings
-from ds_common.tracing import instrument_app, setup_tracing
+from ds_common.tracing import fastapi_telemetry, instrument_app, setup_tracing
 
 REQUEST_SECONDS = Histogram(
     "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route", "status"],
@@ -245,7 +245,7 @@ def create_app(
     app = FastAPI(
         title=title, lifespan=_settling_heap(lifespan or noop_lifespan),
         docs_url="/docs" if docs else None, redoc_url=None,
-        openapi_url="/openapi.json" if docs else None,
+        openapi_url="/openapi.json" if docs else None, telemetry=fastapi_telemetry(),
     )
     app.state.settings = settings
     app.state.ready_checks = {}
@@ -263,7 +263,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     if settings.trusted_proxies:  # outermost: everything inside sees the client's address
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
-    instrument_app(app)  # outermost: the server span covers the whole request
+    instrument_app(app)
     return app
 
 

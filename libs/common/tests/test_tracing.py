@@ -10,7 +10,8 @@ import orjson
 from ds_common.events.contracts import UserRegistered
 from ds_common.events.envelope import new_event
 from ds_common.logging import JsonFormatter
-from ds_common.tracing import context_of, current_traceparent, log_ids, span_in
+from ds_common.tracing import ServerSpans, context_of, current_traceparent, log_ids, span_in
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -37,3 +38,19 @@ def test_a_records_headers_win_over_the_envelopes_context() -> None:
         assert log_ids()["trace_id"] == other
     with span_in("process", context_of(CALLER, []), kind=SpanKind.CONSUMER):
         assert log_ids()["trace_id"] == TRACE
+
+
+async def test_a_request_not_sampled_pays_for_no_store_or_redis_spans_and_passes_its_context_on() -> None:
+    """Under a request that is not sampled (here: its caller's decision), the library
+    instrumentations are suppressed (no span per store or Redis call), while the request's
+    context, unsampled, still travels on to the events it writes."""
+    seen: list[tuple[bool, str | None]] = []
+
+    async def app(scope, receive, send) -> None:
+        seen.append((is_instrumentation_enabled(), current_traceparent()))
+
+    unsampled = f"00-{TRACE}-00f067aa0ba902b7-00"
+    await ServerSpans(app)({"type": "http", "path": "/user/progress", "method": "POST",
+                            "headers": [(b"traceparent", unsampled.encode())]}, None, None)
+    assert seen == [(False, unsampled)]
+    assert is_instrumentation_enabled()  # only inside the request

@@ -30,10 +30,11 @@ from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from ds_common import tracing
 from ds_common.events.envelope import Envelope, EventData
 from ds_common.events.kafka import KafkaPublisher
 from ds_common.mongo import Document
-from ds_common.tracing import context_of, span_in, tracer
+from ds_common.tracing import context_of, span_in
 
 logger = logging.getLogger("ds.events.consumer")
 
@@ -203,7 +204,7 @@ class ConsumerRunner:
         trace) and one `process` span in each record's own trace, covering the batch."""
         topic = records[0].topic
         contexts = [context_of(None, record.headers) for record in records]
-        spans = [tracer.start_span(f"{topic} process", context=c, kind=SpanKind.CONSUMER,
+        spans = [tracing.tracer.start_span(f"{topic} process", context=c, kind=SpanKind.CONSUMER,
                                    attributes=_messaging(record)) for c, record in zip(contexts, records, strict=True)]
         try:
             with span_in(f"{topic} process batch", None, kind=SpanKind.CONSUMER, links=contexts,
