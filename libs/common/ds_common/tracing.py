@@ -36,7 +36,9 @@ from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context, propagate, trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ds_common.asgi import StatusRecorder
 
 ROLE_ENV = "DS_PROCESS_ROLE"  # set by ds_common.service.run: api, relay, consumer
 _enabled = False
@@ -121,16 +123,9 @@ class ServerSpans:
             context.detach(token)
 
     async def _recorded(self, span: Span, scope: Scope, receive: Receive, send: Send) -> None:
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        response = StatusRecorder(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, response)
         except Exception as exc:
             span.record_exception(exc)
             raise
@@ -138,8 +133,9 @@ class ServerSpans:
             route = getattr(scope.get("route"), "path", None)
             span.update_name(f"{scope['method']} {route}" if route else scope["method"])
             span.set_attributes({"http.request.method": scope["method"], "url.path": scope["path"],
-                                 "http.response.status_code": status, **({"http.route": route} if route else {})})
-            if status >= 500:
+                                 "http.response.status_code": response.status,
+                                 **({"http.route": route} if route else {})})
+            if response.status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
             span.end()
 

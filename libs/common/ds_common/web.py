@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from ds_common.asgi import StatusRecorder
 from ds_common.errors import AppError, BadRequest, DomainError, install_error_handlers
 from ds_common.ids import is_youtube_id
 from ds_common.logging import configure_logging, request_id_var
@@ -91,21 +92,14 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        response = StatusRecorder(send)
         try:
-            await self.app(scope, receive, record_status)
+            await self.app(scope, receive, response)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            REQUEST_SECONDS.labels(self.service, scope["method"], route, str(status)).observe(
+            REQUEST_SECONDS.labels(self.service, scope["method"], route, str(response.status)).observe(
                 time.perf_counter() - started)
-            if status >= 500:
+            if response.status >= 500:
                 REQUESTS_IN_ERROR.labels(self.service, route).inc()
 
 
