@@ -259,7 +259,7 @@ def print_urls(profile: str) -> None:
         print(f"  {proc.name:<22} http://127.0.0.1:{proc.port}{extra and '  ' + extra}/metrics /readyz")
     jaeger = next((s for s in infra.servers(profile) if s.name == "jaeger"), None)
     if jaeger is not None:
-        print(f"  Traces (Jaeger; every request sampled): http://localhost:{jaeger.port}/api/traces/<trace id>"
+        print(f"  Traces (Jaeger; every request sampled): http://localhost:{jaeger.port}"
               f"   as a tree: python deploy/local/traces.py <trace id>  (the id is in every log line)")
     print(f"  Logs: {procs[0].state / 'logs'}   Status: make dev-status   Stop: Ctrl-C or make dev-down\n")
 

@@ -99,7 +99,9 @@ def main() -> None:
             summary[variant]["mean rps_vs_off"] = {"value": round(sum(ratios) / len(ratios), 3)}
     write_results("load-tracing", {"variants": summary, "raw": rounds, "run": vars(args)})
     for variant, endpoints in summary.items():
-        print(f"{variant:>5}: " + ", ".join(f"{n.split(' ', 1)[-1][:28]} {e.get('rps')}" for n, e in endpoints.items()))
+        mean = endpoints.pop("mean rps_vs_off", {}).get("value")  # printed last, not as an endpoint
+        print(f"{variant:>5}: " + ", ".join(f"{n.split(' ', 1)[-1][:28]} {e['rps']}" for n, e in endpoints.items())
+              + (f"; mean throughput vs off {mean}" if mean is not None else ""))
 
 
 if __name__ == "__main__":
