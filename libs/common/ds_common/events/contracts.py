@@ -191,7 +191,7 @@ class TranscriptReady(EventData):
     channel_id: str
     video_id: str
     line_count: int
-    source: Literal["uploaded_srt", "youtube", "yt_dlp", "edited"]
+    source: Literal["uploaded_srt", "youtube", "yt_dlp", "edited", "speech_to_text"]
     is_refined: bool = False
     refined_at: datetime | None = None
 
@@ -204,6 +204,16 @@ class TranscriptFailed(EventData):
     video_id: str
     reason: str
     retryable: bool
+
+
+@contract("transcript.stt_requested", producer="transcripts")
+class SpeechToTextRequested(EventData):
+    """An admin asked for a transcript made from the video's audio; the speech-to-text workers
+    take the job (`job_id` names this request: a new request is a new job)."""
+
+    channel_id: str
+    video_id: str
+    job_id: str
 
 
 @contract("transcript.refined", producer="transcripts")

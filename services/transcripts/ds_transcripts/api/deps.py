@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from ds_common.errors import AppError, BadRequest, DomainError, Forbidden, NotFound
+from ds_common.errors import AppError, BadRequest, Conflict, DomainError, Forbidden, NotFound
 from ds_common.web import AppContext, ServiceContext
 
 from ds_transcripts.domain.access import AccessRefused
+from ds_transcripts.domain.speech import JobActive, JobNotFound, NoActiveJob
 from ds_transcripts.domain.transcript import InvalidTranscriptIndex, TranscriptUnavailable, VideoNotFound
 from ds_transcripts.service.access_control import AccessControl
 from ds_transcripts.service.editing import Editor
+from ds_transcripts.service.speech import NoAudioSource, SpeechJobs
 from ds_transcripts.service.transcripts import Transcripts
 
 ERRORS: dict[type[DomainError], type[AppError]] = {
@@ -20,6 +22,10 @@ ERRORS: dict[type[DomainError], type[AppError]] = {
     TranscriptUnavailable: NotFound,
     InvalidTranscriptIndex: BadRequest,
     AccessRefused: Forbidden,
+    JobActive: Conflict,
+    NoActiveJob: Conflict,
+    JobNotFound: NotFound,
+    NoAudioSource: BadRequest,
 }
 
 
@@ -30,6 +36,7 @@ class Context(ServiceContext):
     transcripts: Transcripts
     editor: Editor
     access: AccessControl
+    speech: SpeechJobs
 
 
 Ctx = Annotated[Context, AppContext]

@@ -89,6 +89,31 @@ def failed(doc: Document | None, failure: FetchFailed, now: datetime, *, base_s:
     return Change(set={"failure": info, "retry_at": retry_at}, events=[event] if news else [])
 
 
+# --- speech-to-text ----------------------------------------------------------------------------
+def transcribed(doc: Document | None, lines: list[Line], model: str, job_id: str) -> Change | None:
+    """Lines made from the video's audio replace its transcript (an admin asked for them), unless
+    the video was removed meanwhile or this job wrote them already. The source, model and job are
+    kept so admins can tell them from captions; they are edited like any other transcript."""
+    if doc is None or doc.get("status") == "removed" or doc.get("stt_job") == job_id:
+        return None
+    written = {**doc, "transcript": lines, "is_refined": False}
+    return Change(set={"status": "ready", "source": "speech_to_text", "stt_model": model, "stt_job": job_id,
+                       "transcript": lines,
+                       "line_count": len(lines), "has_original": False, "is_refined": False},
+                  unset=("original_transcript", "source_transcript", "failure", "retry_at", "refined_at",
+                         "edited_at"),
+                  events=[ready_event(written, "speech_to_text")])
+
+
+def transcription_failed(doc: Document | None, reason: str) -> Change | None:
+    """A video still without a transcript hears why speech-to-text could not make one; a video
+    that has one keeps it (the job's own status says what failed)."""
+    if doc is None or doc.get("status") not in ("pending", "unavailable"):
+        return None
+    return Change(set={"stt_failure": reason}, events=[TranscriptFailed(
+        channel_id=doc["channel_id"], video_id=doc["video_id"], reason=f"speech_to_text: {reason}", retryable=False)])
+
+
 # --- the catalog's video events ---------------------------------------------------------------
 def seen(doc: Document | None, event: Envelope) -> bool:
     """Whether the event was applied already, or is older than the video's removal (publish and

@@ -1,0 +1,247 @@
+"""The `stt` worker role: speech-to-text jobs, `concurrency` at a time per process.
+
+The `transcript.stt_requested` handler only queues the job's id in memory (the Kafka poll loop is
+never held up by a transcription, which takes minutes). A job is claimed in the store before any
+work (one worker wins however many run), runs under a lease renewed with its progress every
+`lease_s / 3`, and ends `done` (its lines become the video's transcript: `transcript.ready`),
+`failed` (`transcript.failed` when the video has no transcript), or back in the queue after a
+retryable failure. The sweep reads `stt_queue` for jobs that are due: retries after their backoff,
+and jobs whose worker died (their lease lapsed), so a job survives any worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from ds_common.clock import Clock, SystemClock
+from ds_common.events.contracts import SpeechToTextRequested
+from ds_common.events.envelope import Envelope
+from ds_common.mongo import Document
+
+from ds_transcripts.adapters.audio import AudioNotFetched, AudioStore, download_audio
+from ds_transcripts.adapters.jobs import JobStore, job_key
+from ds_transcripts.adapters.whisper import AudioUnreadable, Recognised, Stopped, WhisperTranscriber
+from ds_transcripts.domain import speech, transcript
+from ds_transcripts.service.transcripts import Transcripts
+
+logger = logging.getLogger("ds.transcripts.stt")
+
+
+@dataclass(frozen=True)
+class Limits:
+    concurrency: int = 1
+    lease_s: float = 30.0
+    max_attempts: int = 3
+    retry_backoff_s: float = 30.0
+    timeout_base_s: float = 60.0  # decoding and loading, whatever the length
+    timeout_s_per_audio_minute: float = 30.0
+    sweep_interval_s: float = 15.0
+    download_timeout_s: float = 60.0
+    language: str | None = "en"
+
+
+class JobFailed(Exception):
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class LeaseLost(Exception):
+    """The job was cancelled, or claimed by another worker after this one's lease lapsed."""
+
+
+class SpeechWorker:
+    def __init__(self, jobs: JobStore, audio: AudioStore, transcripts: Transcripts, transcriber: WhisperTranscriber,
+                 *, model: str, limits: Limits, clock: Clock | None = None, proxy_url: str | None = None,
+                 cookie_file: str | None = None) -> None:
+        self.jobs = jobs
+        self.audio = audio
+        self.transcripts = transcripts
+        self.transcriber = transcriber
+        self.model = model
+        self.limits = limits
+        self.clock = clock or SystemClock()
+        self.proxy_url = proxy_url
+        self.cookie_file = cookie_file
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=1_000)
+        self._queued: set[tuple[str, str]] = set()
+
+    # --- intake -----------------------------------------------------------------------------------
+    async def on_requested(self, data: SpeechToTextRequested, _: Envelope) -> None:
+        self.enqueue(job_key(data.channel_id, data.video_id), data.job_id)
+
+    def enqueue(self, key: str, job_id: str) -> None:
+        item = (key, job_id)
+        if item in self._queued:
+            return
+        try:
+            self.queue.put_nowait(item)
+            self._queued.add(item)
+        except asyncio.QueueFull:
+            logger.warning("speech-to-text queue full; job %s waits for the sweep", job_id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.to_thread(lambda: self.transcriber.model)  # load once, before the first job
+        loops = [asyncio.create_task(self._job_loop(stop)) for _ in range(self.limits.concurrency)]
+        loops.append(asyncio.create_task(self._sweep_loop(stop)))
+        try:
+            await stop.wait()
+        finally:
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+    async def _job_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            key, job_id = await self.queue.get()
+            try:
+                await self.process(key, job_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("speech-to-text job %s failed unexpectedly; retried after its lease", job_id)
+            finally:
+                self._queued.discard((key, job_id))
+
+    async def _sweep_loop(self, stop: asyncio.Event) -> None:
+        try:
+            active = await self.jobs.reconcile()
+            logger.info("start-up check of the speech-to-text jobs: %d active", active)
+        except Exception:
+            logger.warning("start-up check of the speech-to-text jobs failed", exc_info=True)
+        while not stop.is_set():
+            try:
+                for entry in await self.jobs.due(self.clock.now()):
+                    self.enqueue(entry["_id"], entry["job_id"])
+            except Exception:
+                logger.warning("speech-to-text sweep failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.limits.sweep_interval_s)
+
+    # --- one job ----------------------------------------------------------------------------------
+    async def process(self, key: str, job_id: str) -> None:
+        now = self.clock.now()
+        claim = await self.jobs.mutate(key, lambda doc: speech.claimed(
+            doc, job_id=job_id, worker=self.worker_id, now=now, lease_s=self.limits.lease_s,
+            max_attempts=self.limits.max_attempts))
+        job = claim.document
+        if not claim.changed or job is None:
+            return  # not due, finished, or someone else's
+        if job["status"] == "failed":  # every earlier claim died with its worker
+            await self._ended(job)
+            return
+        logger.info("speech-to-text job %s (%s) attempt %d", job_id, key, job["attempts"])
+        try:
+            await self._transcribe_into_transcript(job)
+        except JobFailed as failure:
+            logger.warning("speech-to-text job %s failed: %s", job_id, failure.reason)
+            await self._failed(key, job_id, failure)
+        except LeaseLost:
+            logger.info("speech-to-text job %s stopped: cancelled or taken over", job_id)
+
+    async def _failed(self, key: str, job_id: str, failure: JobFailed) -> None:
+        written = await self.jobs.mutate(key, lambda doc: speech.failed(
+            doc, job_id=job_id, worker=self.worker_id, now=self.clock.now(), reason=failure.reason,
+            retryable=failure.retryable, max_attempts=self.limits.max_attempts, backoff_s=self.limits.retry_backoff_s))
+        if written.changed and written.document is not None:
+            await self._ended(written.document)
+
+    async def _transcribe_into_transcript(self, job: Document) -> None:
+        channel_id, video_id, job_id = job["channel_id"], job["video_id"], job["job_id"]
+        video = await self.transcripts.store.get(channel_id, video_id, light=True)
+        duration: float | None = None
+        if video is not None and video.get("stt_job") == job_id:
+            line_count = int(video.get("line_count", 0))  # written by an attempt that died just after
+        else:
+            with tempfile.TemporaryDirectory(prefix="ds-stt-") as tmp:
+                recognised = await self._recognise(job, await self._audio_file(job, Path(tmp)))
+            lines = speech.sentences(recognised.words)
+            if not lines:
+                raise JobFailed("no_speech", retryable=False)
+            written = await self.transcripts.store.mutate(
+                channel_id, video_id, lambda doc: transcript.transcribed(doc, lines, self.model, job_id))
+            await self.transcripts.after_write(written.document)
+            if written.document is None or written.document.get("status") == "removed":
+                raise JobFailed("video_removed", retryable=False)
+            line_count, duration = len(lines), recognised.duration_s
+        done = await self.jobs.mutate(job["_id"], lambda doc: speech.finished(
+            doc, job_id=job_id, worker=self.worker_id, now=self.clock.now(), line_count=line_count,
+            duration_s=duration))
+        if done.changed and done.document is not None:
+            await self._ended(done.document)
+            logger.info("speech-to-text job %s done: %d lines", job_id, line_count)
+
+    async def _audio_file(self, job: Document, into: Path) -> Path:
+        audio = job.get("audio") or {}
+        if audio.get("kind") == "upload":
+            path = into / f"upload.{audio.get('type', 'bin')}"
+            await self.audio.write_to(job["job_id"], int(audio["chunks"]), path)
+            return path
+        try:
+            return await asyncio.to_thread(download_audio, audio["link"], into,
+                                           timeout_s=self.limits.download_timeout_s, proxy_url=self.proxy_url,
+                                           cookie_file=self.cookie_file)
+        except AudioNotFetched as exc:
+            raise JobFailed(f"audio_not_fetched: {exc}", retryable=True) from exc
+
+    async def _recognise(self, job: Document, path: Path) -> Recognised:
+        """Transcribe in a thread; renew the lease with the progress meanwhile, and stop the thread
+        when the job times out or is no longer ours."""
+        stop = threading.Event()
+        progress: list[float | None] = [0.0, None]  # seconds done, seconds in all (written by the thread)
+
+        def on_progress(done: float, total: float) -> None:
+            progress[:] = [done, total]
+
+        work = asyncio.ensure_future(asyncio.to_thread(
+            self.transcriber.transcribe, path, language=self.limits.language, on_progress=on_progress, stop=stop))
+        started, outcome = time.monotonic(), None
+        try:
+            while outcome is None:
+                finished, _ = await asyncio.wait({work}, timeout=self.limits.lease_s / 3)
+                if work in finished:
+                    return work.result()
+                done, total = progress
+                budget = self.limits.timeout_base_s + self.limits.timeout_s_per_audio_minute * (total or 0.0) / 60
+                if time.monotonic() - started > budget:
+                    outcome = JobFailed("timeout", retryable=True)
+                elif not await self._renew(job, done or 0.0, total):
+                    outcome = LeaseLost()
+        except AudioUnreadable as exc:
+            raise JobFailed(f"audio_unreadable: {exc}", retryable=False) from exc
+        finally:
+            stop.set()  # a no-op once the thread is done; otherwise it stops at its next segment
+            with contextlib.suppress(Stopped, AudioUnreadable):
+                await asyncio.shield(work)  # at once if done; else until the thread has stopped
+        raise outcome
+
+    async def _renew(self, job: Document, done: float, total: float | None) -> bool:
+        renewed = await self.jobs.mutate(job["_id"], lambda doc: speech.renewed(
+            doc, job_id=job["job_id"], worker=self.worker_id, now=self.clock.now(), lease_s=self.limits.lease_s,
+            progress_s=done, duration_s=total))
+        return renewed.changed
+
+    async def _ended(self, job: Document) -> None:
+        """After a final state: the upload is dropped; a video left without a transcript hears why."""
+        if job.get("status") == "queued":
+            return  # a retry: keep the audio
+        audio = job.get("audio") or {}
+        if audio.get("kind") == "upload":
+            await self.audio.delete(job["job_id"], int(audio.get("chunks", 0)))
+        if job.get("status") == "failed":
+            reason = str(job.get("reason", "failed"))
+            written = await self.transcripts.store.mutate(
+                job["channel_id"], job["video_id"], lambda doc: transcript.transcription_failed(doc, reason))
+            await self.transcripts.after_write(written.document)
