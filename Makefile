@@ -27,7 +27,7 @@ infra-test: ## start the test infrastructure (separate ports, runs beside `make 
 infra-test-down: ## stop the test infrastructure
 	@$(INFRA) down --profile test
 
-dev: install ## run the whole system locally (infra, 15 service processes, gateway on :4001; REPLICAS=2 runs two of each); Ctrl-C stops it
+dev: install ## run the whole system locally (infra, 16 service processes, gateway on :4001; REPLICAS=2 runs two of each); Ctrl-C stops it
 	@$(UV) run python deploy/local/system.py up --profile dev --replicas $(or $(REPLICAS),1)
 
 dev-status: ## list the processes of `make dev` with their health and logs

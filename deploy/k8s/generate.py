@@ -1,11 +1,12 @@
 """Generate the kustomize base: per service an API (Deployment, Service, HPA, PDB) and two workers
-(relay, consumer), the gateway, the Ingress, and a Strimzi KafkaTopic per event contract.
+(relay, consumer), transcripts' speech-to-text worker (stt, with its own HPA), the gateway, the
+Ingress, and a Strimzi KafkaTopic per event contract.
 
     uv run python deploy/k8s/generate.py          # rewrite deploy/k8s/base
     uv run python deploy/k8s/generate.py --check  # fail if the committed base is stale (tests do this)
 
-The base is generated rather than hand-written because the 15 service Deployments differ only in
-their names; the overlays (dev, prod) are hand-written kustomize patches.
+The base is generated rather than hand-written because the 16 service Deployments differ only in
+their names and sizes; the overlays (dev, prod) are hand-written kustomize patches.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ TOPIC_PARTITIONS = 6
 # Workers: relays run as a pair, one active by lease (ds_common.lease: the standby takes over within
 # seconds when the active one dies; a rolling update is safe); consumers scale up to the partition count.
 WORKER_REPLICAS = {"relay": 2, "consumer": 2}
+API_RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+WORKER_RESOURCES = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+# Speech-to-text (transcripts only), sized from `make bench-stt`: a job keeps its 2 threads busy
+# (DS_TRANSCRIPTS_STT_CPU_THREADS) and the packaged tiny.en peaks at ~0.4 GB resident; the HPA adds
+# workers while they are busy (each takes jobs from the queue by itself).
+STT_RESOURCES = {"requests": {"cpu": "2", "memory": "768Mi"}, "limits": {"cpu": "2", "memory": "1536Mi"}}
 
 
 def labels(name: str, component: str) -> dict[str, str]:
@@ -41,7 +48,7 @@ def probe(path: str, period: int) -> dict[str, Any]:
             "failureThreshold": 3}
 
 
-def deployment(service: str, role: str, replicas: int) -> dict[str, Any]:
+def deployment(service: str, role: str, replicas: int, resources: dict[str, Any] | None = None) -> dict[str, Any]:
     name = f"{service}-{role}"
     args = ["python", "-m", f"ds_{service}", role, "--host", "0.0.0.0", "--port", str(PORT)]
     if role == "api":
@@ -56,9 +63,7 @@ def deployment(service: str, role: str, replicas: int) -> dict[str, Any]:
         "readinessProbe": probe("/readyz", 5),
         "livenessProbe": {**probe("/livez", 10), "initialDelaySeconds": 10},
         "startupProbe": {**probe("/livez", 2), "failureThreshold": 30},
-        "resources": {"requests": {"cpu": "250m" if role == "api" else "50m",
-                                   "memory": "256Mi" if role == "api" else "128Mi"},
-                      "limits": {"cpu": "1", "memory": "512Mi"}},
+        "resources": resources or (API_RESOURCES if role == "api" else WORKER_RESOURCES),
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False,
                             "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 (an emptyDir)
@@ -100,8 +105,9 @@ def pdb(name: str) -> dict[str, Any]:
 
 def service_manifests(name: str) -> list[dict[str, Any]]:
     api = f"{name}-api"
+    extra = [deployment(name, "stt", 1, STT_RESOURCES), hpa(f"{name}-stt", 1, 4)] if name == "transcripts" else []
     return [deployment(name, "api", 2), service(api, PORT), hpa(api, 2, 10), pdb(api),
-            *(deployment(name, role, n) for role, n in WORKER_REPLICAS.items())]
+            *(deployment(name, role, n) for role, n in WORKER_REPLICAS.items()), *extra]
 
 
 def gateway_manifests() -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Run the whole system on one machine without Docker: infrastructure, 5 services x 3 processes
-(api, relay, consumer) and the nginx gateway, each a local process with its own log.
+(api, relay, consumer), transcripts' speech-to-text worker (stt) and the nginx gateway, each a
+local process with its own log.
 
     system.py up     [--profile dev|test] [--replicas N] [--no-seed] [--detach]
                                            start, wait healthy, seed, print URLs; without --detach,
@@ -38,6 +39,7 @@ SERVICES = ["auth", "progress", "catalog", "transcripts", "billing"]
 # Port offsets from the base, as each package's BASE_PORT (auth 8101 ... billing 8105).
 PORT_OFFSET = {"auth": 0, "catalog": 1, "transcripts": 2, "progress": 3, "billing": 4}
 ROLES = {"api": 0, "relay": 10, "consumer": 20}
+SERVICE_ROLES = {"transcripts": {"stt": 5}}  # roles only some services have (5: between the others' ports)
 REPLICA_STRIDE = 30  # replica r of a process listens on its port + 30 r (auth-api 8101, 8131, ...)
 MAX_REPLICAS = 3
 PROFILES = {
@@ -181,7 +183,7 @@ def processes(profile: str, extra_env: dict[str, str] | None = None, replicas: i
     settings = {**os.environ, **(extra_env or {})}
     found: list[infra.Server] = []
     for name in SERVICES:
-        for role, offset in ROLES.items():
+        for role, offset in {**ROLES, **SERVICE_ROLES.get(name, {})}.items():
             for r in range(replicas):
                 found.append(ServiceProcess(f"{name}-{role}" + (f"-{r + 1}" if r else ""),
                                             base + PORT_OFFSET[name] + offset + REPLICA_STRIDE * r, state, env,

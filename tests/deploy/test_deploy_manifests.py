@@ -19,6 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ["auth", "catalog", "transcripts", "progress", "billing"]
 ROLES = ["api", "relay", "consumer"]
+PROCESSES = [(s, r) for s in SERVICES for r in ROLES] + [("transcripts", "stt")]  # stt: speech-to-text
 K8S_VERSION = "1.32"
 CACHE = Path(os.environ.get("DS_CACHE_DIR", Path.home() / ".cache" / "dictation-studio"))
 
@@ -31,12 +32,11 @@ def compose() -> dict[str, Any]:
 
 def test_compose_runs_every_process_of_every_service_from_one_image(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name in SERVICES:
-        for role in ROLES:
-            spec = services[f"{name}-{role}"]
-            assert spec["image"] == "dictation-studio/backend:${DS_IMAGE_TAG:-latest}"
-            assert spec["command"][:4] == ["python", "-m", f"ds_{name}", role]
-            assert (ROOT / "services" / name / f"ds_{name}" / "__main__.py").exists()
+    for name, role in PROCESSES:
+        spec = services[f"{name}-{role}"]
+        assert spec["image"] == "dictation-studio/backend:${DS_IMAGE_TAG:-latest}"
+        assert spec["command"][:4] == ["python", "-m", f"ds_{name}", role]
+        assert (ROOT / "services" / name / f"ds_{name}" / "__main__.py").exists()
     for infra in ["kafka", "kafka-init", "mongo", "redis", "gateway", "stripe-mock"]:
         assert infra in services
 
@@ -124,7 +124,7 @@ def test_every_manifest_is_valid_against_the_kubernetes_schemas(overlay: list[di
 
 def test_every_process_has_probes_resources_and_secret_references(overlay: list[dict[str, Any]]) -> None:
     deployments = {d["metadata"]["name"]: d for d in overlay if d["kind"] == "Deployment"}
-    assert {f"{s}-{r}" for s in SERVICES for r in ROLES} | {"gateway", "jaeger"} == set(deployments)
+    assert {f"{s}-{r}" for s, r in PROCESSES} | {"gateway", "jaeger"} == set(deployments)
     for name, deployment in deployments.items():
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             assert container["readinessProbe"] and container["livenessProbe"], name
@@ -132,7 +132,7 @@ def test_every_process_has_probes_resources_and_secret_references(overlay: list[
             for env in container.get("env", []):
                 assert "secret" not in env["name"].lower() or "valueFrom" in env, f"literal secret in {name}"
     hpas = {d["spec"]["scaleTargetRef"]["name"] for d in overlay if d["kind"] == "HorizontalPodAutoscaler"}
-    assert {f"{s}-api" for s in SERVICES} <= hpas
+    assert {f"{s}-api" for s in SERVICES} | {"transcripts-stt"} <= hpas
     pdbs = {d["metadata"]["name"] for d in overlay if d["kind"] == "PodDisruptionBudget"}
     assert {f"{s}-api" for s in SERVICES} <= pdbs
     assert all(d["kind"] != "Secret" for d in overlay)  # secrets are referenced, never committed
@@ -224,7 +224,7 @@ def test_compose_services_believe_forwarded_for_from_the_gateway_alone(compose_c
     gateway = services["gateway"]
     address = gateway["networks"]["default"]["ipv4_address"]
     assert gateway["environment"]["DS_GATEWAY_SOURCE_ADDRESS"] == "off"  # it connects from `address`
-    for name in (f"{s}-{r}" for s in SERVICES for r in ROLES):
+    for name in (f"{s}-{r}" for s, r in PROCESSES):
         assert json.loads(services[name]["environment"]["DS_TRUSTED_PROXIES"]) == [address], name
         assert not services[name].get("ports"), f"{name} is reachable around the gateway"
 
@@ -283,7 +283,7 @@ def test_compose_observability_scrapes_every_process(compose: dict[str, Any]) ->
         assert services[name]["profiles"] == ["observability"]
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for group in job["static_configs"] for t in group["targets"]}
-    assert targets == {f"{name}-{role}:8000" for name in SERVICES for role in ROLES}
+    assert targets == {f"{name}-{role}:8000" for name, role in PROCESSES}
     assert all(t.split(":")[0] in services for t in targets)
     for mount in services["grafana"]["volumes"]:
         source = mount.split(":")[0]

@@ -6,7 +6,8 @@
 - `consumer_app(...)`: Kafka → effects; every consumer also applies `session.revoked`, so a
   logout reaches every service's API through its own Redis key space within a second or so (each
   API process follows its revocation stream, so checking a token costs no Redis round trip).
-- `run(...)`: `python -m ds_<service> api|relay|consumer [--host H] [--port P] [--workers N]`.
+- `run(...)`: `python -m ds_<service> api|relay|consumer [--host H] [--port P] [--workers N]` (and
+  the roles a service adds, e.g. transcripts' `stt`).
   Each entry of `apps` is a module-level factory of `ds_<service>.main`, so uvicorn can start
   several API worker processes from its import string.
 """
@@ -34,7 +35,7 @@ from ds_common.settings import ServiceSettings
 from ds_common.tracing import ROLE_ENV
 from ds_common.web import Check, create_app
 
-ROLE_PORT_OFFSET = {"api": 0, "relay": 10, "consumer": 20, "stt": 30}
+ROLE_PORT_OFFSET = {"api": 0, "relay": 10, "consumer": 20, "stt": 5}  # replicas of `make dev` use +30 each
 
 
 def revocations_for(settings: ServiceSettings, stores: Stores) -> SessionRevocations:
@@ -131,7 +132,7 @@ def run(argv: Sequence[str] | None, *, service: str, base_port: int,
     parser.add_argument("--workers", type=int, default=1, help="API processes (workers only run one)")
     args = parser.parse_args(argv)
     factory = apps[args.role]
-    port = args.port if args.port is not None else base_port + ROLE_PORT_OFFSET.get(args.role, 30)
+    port = args.port if args.port is not None else base_port + ROLE_PORT_OFFSET[args.role]
     name = f"{service}-{args.role}"
     os.environ[ROLE_ENV] = args.role  # names the process in its traces (workers inherit it)
     if args.role == "api" and args.workers > 1:

@@ -26,11 +26,11 @@ from ds_common.testing.infra import Endpoints
 from ds_common.testing.jwks import TestIssuer
 from ds_common.testing.kafka import start_group_at_end
 from ds_common.testing.kit import eventually
+from ds_common.testing.speech import SENTENCES, speak, word_error_rate
 from ds_transcripts.domain import speech
 from ds_transcripts.domain.speech import Word, sentences
 from ds_transcripts.main import relay_app, stt_app
 from ds_transcripts.settings import Settings
-from speech_audio import SENTENCES, speak, word_error_rate
 from test_transcripts_events import read_keyed
 from transcripts_helpers import harness
 
