@@ -58,6 +58,10 @@ bench-scale: install infra-test ## the system at the demo, 2,000 and 20,000 vide
 bench-tracing: install infra-test ## journey endpoints with tracing off, then sampling 0 %, 10 %, 100 % → bench/results/load-tracing.json
 	@$(UV) run python tests/load/tracing.py
 
+bench-stt: install ## speech-to-text real-time factor, memory and WER per model setting → bench/results/stt.json
+	@$(INFRA) up --profile test >/dev/null  # also installs espeak-ng, the benchmark's voice
+	@$(UV) run python services/transcripts/bench/stt.py
+
 bench-%: install infra-test ## run one service's benchmark, e.g. `make bench-auth`
 	@$(UV) run python services/$*/bench/run.py
 
@@ -65,4 +69,4 @@ schemas: install ## regenerate the event JSON Schemas and the AsyncAPI document
 	@$(UV) run ds-events schemas libs/common/schemas
 
 
-.PHONY: help install dev-status dev-down infra infra-down infra-status infra-test infra-test-down dev test check schemas bench bench-scale bench-tracing chaos
+.PHONY: help install dev-status dev-down infra infra-down infra-status infra-test infra-test-down dev test check schemas bench bench-scale bench-tracing bench-stt chaos

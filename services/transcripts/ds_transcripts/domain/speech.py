@@ -125,21 +125,27 @@ _CLAUSE_END = re.compile(r"[,;:\u2013\u2014][\"')\]]*$")  # comma ... en and em 
 _ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "etc.", "e.g.", "i.e.", "prof.", "jr.", "sr."})
 
 
-def _ends_sentence(word: Word) -> bool:
+def ends_sentence(word: Word) -> bool:
     text = word.text.strip()
     return bool(_SENTENCE_END.search(text)) and text.lower() not in _ABBREVIATIONS
 
 
-def sentences(words: Sequence[Word], *, max_s: float = 12.0, max_words: int = 30) -> list[Line]:
-    """One line per sentence, timed by its first and last word; a sentence longer than `max_s`
-    seconds or `max_words` words is split at its natural pauses (see `_split`)."""
+def sentences(words: Sequence[Word], *, max_s: float = 12.0, max_words: int = 30,
+              long_pause_s: float = 0.7) -> list[Line]:
+    """One line per sentence, timed by its first and last word. A silence of `long_pause_s` or more
+    inside a "sentence" also ends a line (Whisper now and then leaves out the full stops of a whole
+    window), and a sentence longer than `max_s` seconds or `max_words` words is split at its
+    natural pauses (see `_split`)."""
     lines: list[Line] = []
     current: list[Word] = []
     for word in words:
         if not word.text.strip():
             continue
+        if current and word.start - current[-1].end >= long_pause_s:
+            lines += _split(current, max_s, max_words)
+            current = []
         current.append(word)
-        if _ends_sentence(word):
+        if ends_sentence(word):
             lines += _split(current, max_s, max_words)
             current = []
     if current:

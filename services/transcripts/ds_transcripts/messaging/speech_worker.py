@@ -202,7 +202,7 @@ class SpeechWorker:
         stop = threading.Event()
         progress: list[float | None] = [0.0, None]  # seconds done, seconds in all (written by the thread)
 
-        def on_progress(done: float, total: float) -> None:
+        def on_progress(done: float, total: float | None) -> None:
             progress[:] = [done, total]
 
         work = asyncio.ensure_future(asyncio.to_thread(
@@ -214,7 +214,8 @@ class SpeechWorker:
                 if work in finished:
                     return work.result()
                 done, total = progress
-                budget = self.limits.timeout_base_s + self.limits.timeout_s_per_audio_minute * (total or 0.0) / 60
+                minutes = max(total or 0.0, done or 0.0) / 60  # the announced length, if the file has one
+                budget = self.limits.timeout_base_s + self.limits.timeout_s_per_audio_minute * minutes
                 if time.monotonic() - started > budget:
                     outcome = JobFailed("timeout", retryable=True)
                 elif not await self._renew(job, done or 0.0, total):

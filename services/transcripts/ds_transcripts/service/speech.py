@@ -6,12 +6,13 @@ The work itself is done by the `stt` worker role (messaging/speech_worker.py), w
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ds_common.clock import Clock, SystemClock
-from ds_common.errors import DomainError
+from ds_common.errors import AppError, DomainError
 from ds_common.mongo import Document
 
 from ds_transcripts.adapters.audio import AudioStore
@@ -19,6 +20,8 @@ from ds_transcripts.adapters.jobs import JobStore, job_key
 from ds_transcripts.adapters.store import TranscriptStore
 from ds_transcripts.domain import speech
 from ds_transcripts.domain.transcript import VideoNotFound
+
+logger = logging.getLogger("ds.transcripts.stt")
 
 
 class NoAudioSource(DomainError):
@@ -62,6 +65,15 @@ class SpeechJobs:
             raise
         assert written.document is not None
         return written.document
+
+    async def when_no_captions(self, channel_id: str, video_id: str) -> None:
+        """A fetch found no captions (DS_TRANSCRIPTS_STT_ON_MISSING_CAPTIONS): transcribe the
+        video's own audio. Never raises: the fetch's outcome stands either way."""
+        try:
+            job = await self.request(channel_id, video_id, upload=None, requested_by="no-captions")
+            logger.info("no captions for %s:%s: speech-to-text job %s", channel_id, video_id, job["job_id"])
+        except (DomainError, AppError) as refused:
+            logger.info("no captions for %s:%s, and no speech-to-text job: %s", channel_id, video_id, refused)
 
     async def status(self, channel_id: str, video_id: str) -> Document:
         doc = await self.jobs.get(job_key(channel_id, video_id))

@@ -8,6 +8,7 @@ refusing us (blocked) backs the video off, and the whole host while it is a bloc
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ds_common.clock import Clock, SystemClock
@@ -24,6 +25,7 @@ from ds_transcripts.domain.fetching import Blocked, Fetched, FetchFailed
 from ds_transcripts.domain.transcript import TranscriptUnavailable, VideoNotFound, require_ready
 
 logger = logging.getLogger("ds.transcripts")
+NoCaptions = Callable[[str, str], Awaitable[None]]  # (channel_id, video_id): upstream has none
 
 
 def blocked_error(retry_after: int) -> ServiceUnavailable:
@@ -35,8 +37,9 @@ def blocked_error(retry_after: int) -> ServiceUnavailable:
 class Transcripts:
     def __init__(self, store: TranscriptStore, cache: TranscriptCache, fetcher: Fetcher, flights: SingleFlight,
                  blocked: UpstreamBlock, *, backoff_s: int = 60, backoff_max_s: int = 3_600,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, on_no_captions: NoCaptions | None = None) -> None:
         self.store = store
+        self.on_no_captions = on_no_captions
         self.cache = cache
         self.fetcher = fetcher
         self.flights = flights
@@ -118,6 +121,8 @@ class Transcripts:
             if isinstance(failure, Blocked):  # the whole host is refused: every video waits
                 await self.blocked.block(failure.reason, delay)
             raise blocked_error(delay)
+        if written.changed and self.on_no_captions is not None:
+            await self.on_no_captions(channel_id, video_id)
         return written.document
 
     async def fetch_adhoc(self, video_id: str) -> list[Any]:
