@@ -166,7 +166,10 @@ class SpeechWorker:
             line_count = int(video.get("line_count", 0))  # written by an attempt that died just after
         else:
             with tempfile.TemporaryDirectory(prefix="ds-stt-") as tmp:
-                recognised = await self._recognise(job, await self._audio_file(job, Path(tmp)))
+                # An English-only model (the default) is told "en"; with DS_TRANSCRIPTS_STT_LANGUAGE
+                # empty, the video's language from the catalog (else Whisper detects it).
+                language = self.limits.language or (video or {}).get("language") or None
+                recognised = await self._recognise(job, await self._audio_file(job, Path(tmp)), language)
             lines = speech.sentences(recognised.words)
             if not lines:
                 raise JobFailed("no_speech", retryable=False)
@@ -196,7 +199,7 @@ class SpeechWorker:
         except AudioNotFetched as exc:
             raise JobFailed(f"audio_not_fetched: {exc}", retryable=True) from exc
 
-    async def _recognise(self, job: Document, path: Path) -> Recognised:
+    async def _recognise(self, job: Document, path: Path, language: str | None) -> Recognised:
         """Transcribe in a thread; renew the lease with the progress meanwhile, and stop the thread
         when the job times out or is no longer ours."""
         stop = threading.Event()
@@ -206,7 +209,7 @@ class SpeechWorker:
             progress[:] = [done, total]
 
         work = asyncio.ensure_future(asyncio.to_thread(
-            self.transcriber.transcribe, path, language=self.limits.language, on_progress=on_progress, stop=stop))
+            self.transcriber.transcribe, path, language=language, on_progress=on_progress, stop=stop))
         started, outcome = time.monotonic(), None
         try:
             while outcome is None:
