@@ -9,11 +9,13 @@ budget, cancellation, and a worker process killed mid-job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -115,6 +117,17 @@ async def start_stt_group(settings: Settings, endpoints: Endpoints) -> None:
                              ["transcript.stt_requested", "session.revoked"])
 
 
+@contextlib.asynccontextmanager
+async def stt_system(settings: Settings, endpoints: Endpoints, video: str) -> AsyncIterator[tuple[Any, str]]:
+    """The API (in-process client), the relay and one stt worker on real Kafka, and a published
+    YouTube video still waiting for its captions; yields the harness and the channel id."""
+    await start_stt_group(settings, endpoints)
+    ch = unique("UCstt")
+    async with harness(settings) as h, LifespanManager(relay_app(settings)), LifespanManager(stt_app(settings)):
+        await h.publish(ch, video)
+        yield h, ch
+
+
 def audio_form(data: bytes, name: str = "talk.wav") -> dict[str, Any]:
     return {"files": {"audio": (name, data, "application/octet-stream")}}
 
@@ -139,11 +152,9 @@ async def until_status(h, ch: str, video: str, admin: dict[str, str], *statuses:
 async def test_an_uploaded_recording_becomes_one_line_per_sentence(settings: Settings, endpoints: Endpoints,
                                                                    issuer: TestIssuer) -> None:
     settings = stt_settings(settings)
-    await start_stt_group(settings, endpoints)
-    ch, video, admin = unique("UCstt"), "sttVideo001", issuer.headers("editor", role="Admin")
+    video, admin = "sttVideo001", issuer.headers("editor", role="Admin")
     spoken = speak()
-    async with harness(settings) as h, LifespanManager(relay_app(settings)), LifespanManager(stt_app(settings)):
-        await h.publish(ch, video)  # a YouTube video still waiting for its captions
+    async with stt_system(settings, endpoints, video) as (h, ch):
         asked = await h.client.post(f"/service/{ch}/{video}/transcribe", headers=admin, **audio_form(spoken.wav))
         assert asked.status_code == 202, asked.text
         assert asked.json()["status"] == "queued" and asked.json()["model"] == "whisper-tiny.en"
@@ -199,11 +210,9 @@ async def test_requests_that_cannot_be_taken_are_refused(settings: Settings, iss
 async def test_corrupt_audio_fails_once_and_the_video_hears_why(settings: Settings, endpoints: Endpoints,
                                                                 issuer: TestIssuer) -> None:
     settings = stt_settings(settings)
-    await start_stt_group(settings, endpoints)
-    ch, video, admin = unique("UCstt"), "sttVideo003", issuer.headers("editor", role="Admin")
+    video, admin = "sttVideo003", issuer.headers("editor", role="Admin")
     corrupt = b"RIFF\x24\x00\x00\x00WAVEfmt " + os.urandom(4000)
-    async with harness(settings) as h, LifespanManager(relay_app(settings)), LifespanManager(stt_app(settings)):
-        await h.publish(ch, video)
+    async with stt_system(settings, endpoints, video) as (h, ch):
         assert (await h.client.post(f"/service/{ch}/{video}/transcribe", headers=admin,
                                     **audio_form(corrupt))).status_code == 202
         job = await until_status(h, ch, video, admin, "done", "failed")
@@ -220,10 +229,8 @@ async def test_a_job_past_its_time_budget_is_retried_then_failed(settings: Setti
                                                                  issuer: TestIssuer) -> None:
     settings = stt_settings(settings, stt_timeout_base_s=0.2, stt_timeout_s_per_audio_minute=0.0,
                             stt_max_attempts=2, stt_lease_s=1.5)
-    await start_stt_group(settings, endpoints)
-    ch, video, admin = unique("UCstt"), "sttVideo004", issuer.headers("editor", role="Admin")
-    async with harness(settings) as h, LifespanManager(relay_app(settings)), LifespanManager(stt_app(settings)):
-        await h.publish(ch, video)
+    video, admin = "sttVideo004", issuer.headers("editor", role="Admin")
+    async with stt_system(settings, endpoints, video) as (h, ch):
         await h.client.post(f"/service/{ch}/{video}/transcribe", headers=admin, **audio_form(speak(repeat=4).wav))
         job = await until_status(h, ch, video, admin, "done", "failed")
         assert (job["status"], job["reason"], job["attempts"]) == ("failed", "timeout", 2)
@@ -278,10 +285,8 @@ async def _progressing(h, ch: str, video: str, admin: dict[str, str]) -> dict[st
 async def test_cancelling_a_running_job_stops_its_worker(settings: Settings, endpoints: Endpoints,
                                                          issuer: TestIssuer) -> None:
     settings = stt_settings(settings, stt_lease_s=1.5)
-    await start_stt_group(settings, endpoints)
-    ch, video, admin = unique("UCstt"), "sttVideo006", issuer.headers("editor", role="Admin")
-    async with harness(settings) as h, LifespanManager(relay_app(settings)), LifespanManager(stt_app(settings)):
-        await h.publish(ch, video)
+    video, admin = "sttVideo006", issuer.headers("editor", role="Admin")
+    async with stt_system(settings, endpoints, video) as (h, ch):
         await h.client.post(f"/service/{ch}/{video}/transcribe", headers=admin, **audio_form(speak(repeat=5).wav))
         await until_status(h, ch, video, admin, "running")
         assert (await h.client.delete(f"/service/{ch}/{video}/transcribe", headers=admin)).status_code == 200

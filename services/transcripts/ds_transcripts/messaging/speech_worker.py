@@ -32,6 +32,7 @@ from ds_transcripts.adapters.audio import AudioNotFetched, AudioStore, download_
 from ds_transcripts.adapters.jobs import JobStore, job_key
 from ds_transcripts.adapters.whisper import AudioUnreadable, Recognised, Stopped, WhisperTranscriber
 from ds_transcripts.domain import speech, transcript
+from ds_transcripts.messaging.work_queue import WorkQueue
 from ds_transcripts.service.transcripts import Transcripts
 
 logger = logging.getLogger("ds.transcripts.stt")
@@ -75,60 +76,23 @@ class SpeechWorker:
         self.proxy_url = proxy_url
         self.cookie_file = cookie_file
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=1_000)
-        self._queued: set[tuple[str, str]] = set()
+        self.work: WorkQueue[tuple[str, str]] = WorkQueue(
+            "speech-to-text", self._process, self._due, reconcile=jobs.reconcile, concurrency=limits.concurrency,
+            sweep_interval_s=limits.sweep_interval_s)
 
     # --- intake -----------------------------------------------------------------------------------
     async def on_requested(self, data: SpeechToTextRequested, _: Envelope) -> None:
-        self.enqueue(job_key(data.channel_id, data.video_id), data.job_id)
-
-    def enqueue(self, key: str, job_id: str) -> None:
-        item = (key, job_id)
-        if item in self._queued:
-            return
-        try:
-            self.queue.put_nowait(item)
-            self._queued.add(item)
-        except asyncio.QueueFull:
-            logger.warning("speech-to-text queue full; job %s waits for the sweep", job_id)
+        self.work.enqueue((job_key(data.channel_id, data.video_id), data.job_id))
 
     async def run(self, stop: asyncio.Event) -> None:
         await asyncio.to_thread(lambda: self.transcriber.model)  # load once, before the first job
-        loops = [asyncio.create_task(self._job_loop(stop)) for _ in range(self.limits.concurrency)]
-        loops.append(asyncio.create_task(self._sweep_loop(stop)))
-        try:
-            await stop.wait()
-        finally:
-            for task in loops:
-                task.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
+        await self.work.run(stop)
 
-    async def _job_loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            key, job_id = await self.queue.get()
-            try:
-                await self.process(key, job_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("speech-to-text job %s failed unexpectedly; retried after its lease", job_id)
-            finally:
-                self._queued.discard((key, job_id))
+    async def _due(self) -> list[tuple[str, str]]:
+        return [(entry["_id"], entry["job_id"]) for entry in await self.jobs.due(self.clock.now())]
 
-    async def _sweep_loop(self, stop: asyncio.Event) -> None:
-        try:
-            active = await self.jobs.reconcile()
-            logger.info("start-up check of the speech-to-text jobs: %d active", active)
-        except Exception:
-            logger.warning("start-up check of the speech-to-text jobs failed", exc_info=True)
-        while not stop.is_set():
-            try:
-                for entry in await self.jobs.due(self.clock.now()):
-                    self.enqueue(entry["_id"], entry["job_id"])
-            except Exception:
-                logger.warning("speech-to-text sweep failed", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.limits.sweep_interval_s)
+    async def _process(self, job: tuple[str, str]) -> None:
+        await self.process(*job)
 
     # --- one job ----------------------------------------------------------------------------------
     async def process(self, key: str, job_id: str) -> None:
