@@ -45,6 +45,7 @@ SETTINGS: dict[str, dict[str, Any]] = {  # the packaged tiny.en under the option
     "whisper-tiny.en, 2 threads": {"cpu_threads": 2},
     "whisper-tiny.en, beam 1": {"beam_size": 1},
     "whisper-tiny.en, VAD": {"vad": True},
+    "whisper-tiny.en, sampling fallback": {"sampling_fallback": True},
 }
 LENGTHS_S = {"1min": 60, "5min": 300}
 

@@ -144,7 +144,8 @@ def stt_app(settings: Settings | None = None, *, transcriber: WhisperTranscriber
     path, name = stt_model(settings)
     whisper = transcriber or WhisperTranscriber(
         path, compute_type=settings.stt_compute_type, cpu_threads=settings.stt_cpu_threads,
-        concurrency=settings.stt_concurrency, beam_size=settings.stt_beam_size, vad=settings.stt_vad)
+        concurrency=settings.stt_concurrency, beam_size=settings.stt_beam_size, vad=settings.stt_vad,
+        sampling_fallback=settings.stt_sampling_fallback)
     limits = Limits(concurrency=settings.stt_concurrency, lease_s=settings.stt_lease_s,
                     max_attempts=settings.stt_max_attempts, retry_backoff_s=settings.stt_retry_backoff_s,
                     timeout_base_s=settings.stt_timeout_base_s,

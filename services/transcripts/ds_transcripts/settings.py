@@ -44,6 +44,7 @@ class Settings(ServiceSettings):
     stt_compute_type: str = "int8"
     stt_cpu_threads: int = 1  # per job (bench-stt: 2 threads were slower than 1 on a 2-core host)
     stt_beam_size: int = 5
+    stt_sampling_fallback: bool = False  # redo doubtful windows by sampling (faster-whisper's default; bench-stt)
     stt_vad: bool = False  # skip silence and music first; off: it made tiny.en drop full stops (bench-stt)
     stt_language: str | None = "en"  # English-only models; empty: the video's language (multilingual models)
     stt_concurrency: int = 1  # jobs at once per worker process

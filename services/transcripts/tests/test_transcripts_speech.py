@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +33,7 @@ from ds_common.testing.jwks import TestIssuer
 from ds_common.testing.kafka import start_group_at_end
 from ds_common.testing.kit import eventually
 from ds_common.testing.speech import SENTENCES, speak, word_error_rate
+from ds_transcripts.adapters.audio import AudioNotFetched, download_audio
 from ds_transcripts.domain import speech
 from ds_transcripts.domain.speech import Word, sentences
 from ds_transcripts.main import relay_app, stt_app
@@ -102,6 +107,31 @@ def test_a_retryable_failure_backs_off_until_the_last_attempt() -> None:
     assert last is not None and last.set["status"] == "failed"
     with pytest.raises(speech.NoActiveJob):
         speech.cancelled({"status": "done"}, video_id="v", now=T0)
+
+
+def test_a_links_audio_is_fetched_by_yt_dlp(tmp_path: Path) -> None:
+    """The production path for YouTube videos, on a direct link served on loopback (yt-dlp's
+    generic extractor; YouTube itself is not reachable from the tests)."""
+    site, out = tmp_path / "site", tmp_path / "out"
+    site.mkdir()
+    out.mkdir()
+    wav = speak(SENTENCES[:1]).wav
+    (site / "talk.wav").write_bytes(wav)
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert download_audio(f"{base}/talk.wav", out, timeout_s=10).read_bytes() == wav
+        with pytest.raises(AudioNotFetched):
+            download_audio(f"{base}/missing.wav", out, timeout_s=10)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # --- whole jobs -----------------------------------------------------------------------------------
@@ -231,7 +261,7 @@ async def test_a_job_past_its_time_budget_is_retried_then_failed(settings: Setti
                             stt_max_attempts=2, stt_lease_s=1.5)
     video, admin = "sttVideo004", issuer.headers("editor", role="Admin")
     async with stt_system(settings, endpoints, video) as (h, ch):
-        await h.client.post(f"/service/{ch}/{video}/transcribe", headers=admin, **audio_form(speak(repeat=4).wav))
+        await h.client.post(f"/service/{ch}/{video}/transcribe", headers=admin, **audio_form(speak(repeat=10).wav))
         job = await until_status(h, ch, video, admin, "done", "failed")
         assert (job["status"], job["reason"], job["attempts"]) == ("failed", "timeout", 2)
 
@@ -242,7 +272,7 @@ async def test_a_worker_killed_mid_job_is_taken_over_and_the_transcript_is_writt
     settings = stt_settings(settings, stt_lease_s=2.0)
     await start_stt_group(settings, endpoints)
     ch, video, admin = unique("UCstt"), "sttVideo005", issuer.headers("editor", role="Admin")
-    spoken = speak(repeat=5)  # long enough to be killed in the middle
+    spoken = speak(repeat=20)  # five minutes: long enough to be killed in the middle
     env = {**os.environ, **{f"DS_TRANSCRIPTS_{name.upper()}": str(value)
                             for name, value in settings.model_dump().items()
                             if value is not None and not isinstance(value, dict | list)}}
@@ -260,7 +290,9 @@ async def test_a_worker_killed_mid_job_is_taken_over_and_the_transcript_is_writt
                 doomed.kill()
             await doomed.wait()
         assert running["status"] == "running" and running["attempts"] == 1
-        async with LifespanManager(stt_app(settings)):
+        # Its consumer joins the group while the killed one is still a member: leaving it at the end
+        # may wait for that rebalance (the session timeout).
+        async with LifespanManager(stt_app(settings), shutdown_timeout=30):
             job = await until_status(h, ch, video, admin, "done", "failed", within_s=90)
         assert job["status"] == "done" and job["attempts"] == 2
         lines = (await h.doc(ch, video))["transcript"]
@@ -287,7 +319,7 @@ async def test_cancelling_a_running_job_stops_its_worker(settings: Settings, end
     settings = stt_settings(settings, stt_lease_s=1.5)
     video, admin = "sttVideo006", issuer.headers("editor", role="Admin")
     async with stt_system(settings, endpoints, video) as (h, ch):
-        await h.client.post(f"/service/{ch}/{video}/transcribe", headers=admin, **audio_form(speak(repeat=5).wav))
+        await h.client.post(f"/service/{ch}/{video}/transcribe", headers=admin, **audio_form(speak(repeat=20).wav))
         await until_status(h, ch, video, admin, "running")
         assert (await h.client.delete(f"/service/{ch}/{video}/transcribe", headers=admin)).status_code == 200
         await asyncio.sleep(3.0)  # more than a lease renewal: the worker has read the cancellation
