@@ -20,8 +20,10 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ds_common.clock import Clock, SystemClock
 from ds_common.events.contracts import SpeechToTextRequested
@@ -36,6 +38,7 @@ from ds_transcripts.messaging.work_queue import WorkQueue
 from ds_transcripts.service.transcripts import Transcripts
 
 logger = logging.getLogger("ds.transcripts.stt")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -156,10 +159,10 @@ class SpeechWorker:
             path = into / f"upload.{audio.get('type', 'bin')}"
             await self.audio.write_to(job["job_id"], int(audio["chunks"]), path)
             return path
-        try:
-            return await asyncio.to_thread(download_audio, audio["link"], into,
-                                           timeout_s=self.limits.download_timeout_s, proxy_url=self.proxy_url,
-                                           cookie_file=self.cookie_file)
+        try:  # yt-dlp's socket timeout bounds a stalled download; the lease is held meanwhile
+            return await self._held(job, asyncio.to_thread(
+                download_audio, audio["link"], into, timeout_s=self.limits.download_timeout_s,
+                proxy_url=self.proxy_url, cookie_file=self.cookie_file))
         except AudioNotFetched as exc:
             raise JobFailed(f"audio_not_fetched: {exc}", retryable=True) from exc
 
@@ -172,34 +175,39 @@ class SpeechWorker:
         def on_progress(done: float, total: float | None) -> None:
             progress[:] = [done, total]
 
+        def budget_s() -> float:  # from the announced length, if the file has one
+            minutes = max(progress[1] or 0.0, progress[0] or 0.0) / 60
+            return self.limits.timeout_base_s + self.limits.timeout_s_per_audio_minute * minutes
+
         work = asyncio.ensure_future(asyncio.to_thread(
             self.transcriber.transcribe, path, language=language, on_progress=on_progress, stop=stop))
-        started, outcome = time.monotonic(), None
         try:
-            while outcome is None:
-                finished, _ = await asyncio.wait({work}, timeout=self.limits.lease_s / 3)
-                if work in finished:
-                    return work.result()
-                done, total = progress
-                minutes = max(total or 0.0, done or 0.0) / 60  # the announced length, if the file has one
-                budget = self.limits.timeout_base_s + self.limits.timeout_s_per_audio_minute * minutes
-                if time.monotonic() - started > budget:
-                    outcome = JobFailed("timeout", retryable=True)
-                elif not await self._renew(job, done or 0.0, total):
-                    outcome = LeaseLost()
+            return await self._held(job, work, progress=progress, budget_s=budget_s)
         except AudioUnreadable as exc:
             raise JobFailed(f"audio_unreadable: {exc}", retryable=False) from exc
         finally:
             stop.set()  # a no-op once the thread is done; otherwise it stops at its next segment
             with contextlib.suppress(Stopped, AudioUnreadable):
                 await asyncio.shield(work)  # at once if done; else until the thread has stopped
-        raise outcome
 
-    async def _renew(self, job: Document, done: float, total: float | None) -> bool:
-        renewed = await self.jobs.mutate(job["_id"], lambda doc: speech.renewed(
-            doc, job_id=job["job_id"], worker=self.worker_id, now=self.clock.now(), lease_s=self.limits.lease_s,
-            progress_s=done, duration_s=total))
-        return renewed.changed
+    async def _held(self, job: Document, work: Awaitable[T], *, progress: Sequence[float | None] = (0.0, None),
+                    budget_s: Callable[[], float] | None = None) -> T:
+        """`work`'s result, the job's lease renewed with `progress` (seconds done, in all) every
+        `lease_s / 3` meanwhile. Raises JobFailed("timeout") past `budget_s()` seconds, and
+        LeaseLost when the job is no longer this worker's (cancelled, or taken over)."""
+        task = asyncio.ensure_future(work)
+        started = time.monotonic()
+        while True:
+            finished, _ = await asyncio.wait({task}, timeout=self.limits.lease_s / 3)
+            if task in finished:
+                return task.result()
+            if budget_s is not None and time.monotonic() - started > budget_s():
+                raise JobFailed("timeout", retryable=True)
+            renewed = await self.jobs.mutate(job["_id"], lambda doc: speech.renewed(
+                doc, job_id=job["job_id"], worker=self.worker_id, now=self.clock.now(), lease_s=self.limits.lease_s,
+                progress_s=progress[0] or 0.0, duration_s=progress[1]))
+            if not renewed.changed:
+                raise LeaseLost
 
     async def _ended(self, job: Document) -> None:
         """After a final state: the upload is dropped; a video left without a transcript hears why."""
