@@ -195,3 +195,21 @@ class FilterBatchOutcome(BaseModel):
     error_count: int
     filters_applied: int
     results: list[FilterBatchResult]
+
+
+class SpeechJob(BaseModel):
+    channel_id: str
+    video_id: str
+    job_id: str
+    status: str  # queued, running, done, failed, cancelled
+    model: str
+    audio: str  # upload or youtube
+    progress_s: float
+    duration_s: float | None
+    progress: float | None  # 0..1, once the audio's length is known
+    attempts: int
+    reason: str | None
+    line_count: int | None
+    requested_at: int
+    started_at: int | None
+    finished_at: int | None

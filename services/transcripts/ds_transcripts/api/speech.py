@@ -17,33 +17,15 @@ from ds_common.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ds_common.ids import IdPath
 from ds_common.mongo import Document
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
 from ds_transcripts.adapters.audio import CHUNK_BYTES, AudioRejected, AudioTooLarge
 from ds_transcripts.api.deps import Ctx
+from ds_transcripts.api.schemas import SpeechJob
 
 router = APIRouter()
 PATH = "/service/{channel_id}/{video_id}/transcribe"
 MULTIPART_OVERHEAD = 64 << 10
-
-
-class SpeechJob(BaseModel):
-    channel_id: str
-    video_id: str
-    job_id: str
-    status: str  # queued, running, done, failed, cancelled
-    model: str
-    audio: str  # upload or youtube
-    progress_s: float
-    duration_s: float | None
-    progress: float | None  # 0..1, once the audio's length is known
-    attempts: int
-    reason: str | None
-    line_count: int | None
-    requested_at: int
-    started_at: int | None
-    finished_at: int | None
 
 
 def _view(doc: Document) -> dict[str, Any]:
