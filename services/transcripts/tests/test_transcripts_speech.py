@@ -33,11 +33,13 @@ from ds_common.testing.jwks import TestIssuer
 from ds_common.testing.kafka import start_group_at_end
 from ds_common.testing.kit import eventually
 from ds_common.testing.speech import SENTENCES, speak, word_error_rate
+from ds_common.tracing import context_of, span_in
 from ds_transcripts.adapters.audio import AudioNotFetched, download_audio
 from ds_transcripts.domain import speech
 from ds_transcripts.domain.speech import Word, sentences
 from ds_transcripts.main import relay_app, stt_app
 from ds_transcripts.settings import Settings
+from opentelemetry.trace import SpanKind
 from test_transcripts_events import read_keyed
 from transcripts_helpers import RecordedYouTube, harness
 
@@ -344,3 +346,20 @@ async def test_a_video_without_captions_is_queued_for_its_audio_when_the_setting
             assert job.status_code == 200 and (job.json()["status"], job.json()["audio"]) == ("queued", "youtube")
         else:
             assert job.status_code == 404
+
+
+@pytest.mark.integration
+async def test_a_job_keeps_the_trace_of_the_request_that_asked_for_it(settings: Settings) -> None:
+    """Each attempt's span continues it (messaging/speech_worker.py), minutes later, on any worker."""
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    ch, video = unique("UCstt"), "sttVideo007"
+
+    async def upload() -> AsyncIterator[bytes]:
+        yield speak(SENTENCES[:1]).wav
+
+    async with harness(stt_settings(settings)) as h:
+        await h.publish(ch, video)
+        with span_in("POST transcribe", context_of(f"00-{trace_id}-00f067aa0ba902b7-01"), kind=SpanKind.SERVER):
+            job = await h.app.state.ctx.speech.request(ch, video, upload=upload(), requested_by="editor")
+    assert job["traceparent"].split("-")[1] == trace_id
+

@@ -42,12 +42,13 @@ class JobNotFound(DomainError):
 
 # --- the job ----------------------------------------------------------------------------------
 def requested(doc: Document | None, *, channel_id: str, video_id: str, job_id: str, audio: Mapping[str, Any],
-              model: str, requested_by: str, now: datetime) -> Change:
+              model: str, requested_by: str, now: datetime, traceparent: str | None = None) -> Change:
+    """A new job; `traceparent`: the request's trace, which every attempt's span continues."""
     if doc is not None and doc.get("status") in ACTIVE:
         raise JobActive(f"Video {video_id} is being transcribed already", job_status=doc["status"])
     return Change(set={"channel_id": channel_id, "video_id": video_id, "job_id": job_id, "status": "queued",
                        "audio": dict(audio), "model": model, "attempts": 0, "progress_s": 0.0, "duration_s": None,
-                       "requested_by": requested_by, "requested_at": now, "due": now},
+                       "requested_by": requested_by, "requested_at": now, "due": now, "traceparent": traceparent},
                   unset=("reason", "worker", "lease_until", "started_at", "finished_at", "line_count"),
                   events=[SpeechToTextRequested(channel_id=channel_id, video_id=video_id, job_id=job_id)])
 

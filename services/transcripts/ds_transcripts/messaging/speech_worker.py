@@ -29,6 +29,8 @@ from ds_common.clock import Clock, SystemClock
 from ds_common.events.contracts import SpeechToTextRequested
 from ds_common.events.envelope import Envelope
 from ds_common.mongo import Document
+from ds_common.tracing import context_of, span_in
+from opentelemetry.trace import SpanKind
 
 from ds_transcripts.adapters.audio import AudioNotFetched, AudioStore, download_audio
 from ds_transcripts.adapters.jobs import JobStore, job_key
@@ -109,6 +111,13 @@ class SpeechWorker:
         if job["status"] == "failed":  # every earlier claim died with its worker
             await self._ended(job)
             return
+        # The attempt continues the request's trace (minutes later, perhaps on another host).
+        with span_in("transcript.stt job", context_of(job.get("traceparent")), kind=SpanKind.INTERNAL,
+                     attributes={"ds.job_id": job_id, "ds.attempt": job["attempts"], "ds.video": key}):
+            await self._attempt(key, job)
+
+    async def _attempt(self, key: str, job: Document) -> None:
+        job_id = job["job_id"]
         logger.info("speech-to-text job %s (%s) attempt %d", job_id, key, job["attempts"])
         try:
             await self._transcribe_into_transcript(job)

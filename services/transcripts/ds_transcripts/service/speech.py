@@ -14,6 +14,7 @@ from typing import Any
 from ds_common.clock import Clock, SystemClock
 from ds_common.errors import AppError, DomainError
 from ds_common.mongo import Document
+from ds_common.tracing import current_traceparent
 
 from ds_transcripts.adapters.audio import AudioStore
 from ds_transcripts.adapters.jobs import JobStore, job_key
@@ -59,7 +60,7 @@ class SpeechJobs:
         try:
             written = await self.jobs.mutate(key, lambda doc: speech.requested(
                 doc, channel_id=channel_id, video_id=video_id, job_id=job_id, audio=audio, model=self.model,
-                requested_by=requested_by, now=now))
+                requested_by=requested_by, now=now, traceparent=current_traceparent()))
         except BaseException:
             await self.discard_audio(job_id, audio)
             raise
