@@ -8,7 +8,7 @@ scans them), and deleted when the job ends.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,11 @@ class AudioStore:
     async def delete(self, job_id: str, chunks: int) -> None:
         for n in range(chunks):
             await self.coll.delete_one({"_id": f"{job_id}:{n}"})
+
+    async def discard(self, job_id: str, audio: Mapping[str, Any]) -> None:
+        """Drop a job's audio if it was uploaded (`audio`: what the job records of it)."""
+        if audio.get("kind") == "upload":
+            await self.delete(job_id, int(audio.get("chunks", 0)))
 
 
 def download_audio(link: str, into: Path, *, timeout_s: float, proxy_url: str | None = None,

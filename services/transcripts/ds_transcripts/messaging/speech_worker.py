@@ -222,9 +222,7 @@ class SpeechWorker:
         """After a final state: the upload is dropped; a video left without a transcript hears why."""
         if job.get("status") == "queued":
             return  # a retry: keep the audio
-        audio = job.get("audio") or {}
-        if audio.get("kind") == "upload":
-            await self.audio.delete(job["job_id"], int(audio.get("chunks", 0)))
+        await self.audio.discard(job["job_id"], job.get("audio") or {})
         if job.get("status") == "failed":
             reason = str(job.get("reason", "failed"))
             written = await self.transcripts.store.mutate(

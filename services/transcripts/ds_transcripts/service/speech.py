@@ -62,7 +62,7 @@ class SpeechJobs:
                 doc, channel_id=channel_id, video_id=video_id, job_id=job_id, audio=audio, model=self.model,
                 requested_by=requested_by, now=now, traceparent=current_traceparent()))
         except BaseException:
-            await self.discard_audio(job_id, audio)
+            await self.audio.discard(job_id, audio)
             raise
         assert written.document is not None
         return written.document
@@ -89,9 +89,5 @@ class SpeechJobs:
         written = await self.jobs.mutate(job_key(channel_id, video_id),
                                          lambda doc: speech.cancelled(doc, video_id=video_id, now=now))
         assert written.document is not None
-        await self.discard_audio(written.document["job_id"], written.document.get("audio") or {})
+        await self.audio.discard(written.document["job_id"], written.document.get("audio") or {})
         return written.document
-
-    async def discard_audio(self, job_id: str, audio: dict[str, Any]) -> None:
-        if audio.get("kind") == "upload":
-            await self.audio.delete(job_id, int(audio.get("chunks", 0)))
